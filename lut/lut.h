@@ -1,0 +1,301 @@
+/*
+ * lut.h — per-device, per-layer latency lookup tables (LUTs) in LMDB.
+ *
+ * The library knows layer keys, their cost arithmetic (output size, MACs,
+ * parameters), latency statistics, and the LMDB store that holds devices and
+ * their tables. It knows nothing of HTTP or of the JSON wire format.
+ *
+ * Conventions, written once and followed everywhere:
+ * - Every function that can fail returns int: 0 (LUT_OK) on success, a
+ *   negative LUT_E* code, or a positive errno / LMDB code. lut_strerror()
+ *   turns any of them into text.
+ * - Inputs are borrowed: the caller owns what it passes in and the library
+ *   copies what it keeps. Outputs written through pointers to caller storage
+ *   (lut_key, lut_device, lut_cost, ...) are plain values with no heap parts.
+ * - Heap objects the library hands out (arrays of rows, lut_table references)
+ *   belong to the caller, who releases them with the function named beside
+ *   each call.
+ * - No globals: all state lives in a lut_store, which is safe to share
+ *   between threads (LMDB readers never block on the single writer).
+ */
+#ifndef FMAS_LUT_H
+#define FMAS_LUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    LUT_OK = 0,
+    LUT_EINVAL = -30001,   /* a field is invalid; lut_error says which */
+    LUT_ENOTFOUND = -30002,
+    LUT_ENOMEM = -30003,
+    LUT_EFAULT = -30004,   /* a fault injected by a test hook */
+    LUT_ECORRUPT = -30005, /* a stored record does not decode */
+    LUT_EEMPTY = -30006,   /* an empty batch */
+    LUT_ECURSOR = -30007   /* a listing cursor that does not decode */
+};
+
+/* Text for any code this library returns (LUT_E*, errno or LMDB). */
+const char *lut_strerror(int rc);
+
+/* Where a validation failure lies: the attribute name (e.g. "groups") and a
+ * sentence saying why. Filled by every call that takes an optional
+ * lut_error *; row is the 0-based batch row, or -1 when not about a row. */
+typedef struct lut_error {
+    long row;
+    char field[32];
+    char reason[192];
+} lut_error;
+
+/* ------------------------------------------------------------------ keys */
+
+#define LUT_OP_MAX 32      /* op names: [a-z0-9_]{1,31} */
+#define LUT_DTYPE_MAX 16   /* dtype names: [a-z0-9_]{1,15} */
+#define LUT_NAME_MAX 65    /* device names: [a-z0-9._-]{1,64} */
+#define LUT_KEY_TEXT_MAX 256
+
+/* Upper bounds on attributes, so that every cost fits in 63 bits. */
+#define LUT_MAX_CHANNELS  (1 << 20)
+#define LUT_MAX_SPATIAL   (1 << 16)
+#define LUT_MAX_KERNEL    255
+#define LUT_MAX_STRIDE    255
+#define LUT_MAX_DILATION  255
+
+/* "Not given" for an integer attribute before canonicalization. */
+#define LUT_UNSET (-1)
+
+/*
+ * One operator instance. Sizes are int64_t so that a client's huge integer
+ * reaches validation intact instead of wrapping on the way in.
+ *
+ * h and w are the INPUT spatial size. pad is the zero padding on each side;
+ * unset means PyTorch's "same" convention, dilation*(k-1)/2. out_h and out_w
+ * are only meaningful for "upsample" (its target size).
+ *
+ * Build one by lut_key_init() (everything unset), setting what the client
+ * gave, then lut_key_canonicalize(). Two canonical keys are the same table
+ * row exactly when lut_key_equal() says so; memcmp is also valid because
+ * lut_key_init zeroes every byte, padding included.
+ */
+typedef struct lut_key {
+    char op[LUT_OP_MAX];
+    char dtype[LUT_DTYPE_MAX];
+    int64_t cin, cout, k, stride, dilation, groups, h, w, pad, out_h, out_w;
+    int64_t bias, bn; /* 0 or 1 once canonical; LUT_UNSET before */
+} lut_key;
+
+/* Zero every byte and set every attribute to LUT_UNSET, op and dtype to "". */
+void lut_key_init(lut_key *key);
+
+/*
+ * Validate and fill defaults in place: k 1, stride 1, dilation 1, groups 1,
+ * pad dilation*(k-1)/2, bias 0, bn 0, dtype "fp32"; cout defaults to cin for
+ * ops that keep the channel count (pools, relu, add, upsample, concat takes
+ * cout as its output width). Per op, what must be given:
+ *   conv2d          cin, cout, h, w; groups must divide cin and cout
+ *   linear          cin, cout (h, w default 1: a per-position linear)
+ *   avgpool/maxpool cin, h, w
+ *   global_avgpool  cin, h, w
+ *   upsample        cin, h, w, out_h, out_w
+ *   add, relu       cin, h, w
+ *   concat          cout, h, w (cin defaults to cout)
+ *   any other op    nothing; what is given is range-checked
+ * Every size given must be >= 1 and within the LUT_MAX_* bounds; pad >= 0.
+ * Attributes that an op does not use are reset to their defaults so that
+ * spelling them out never makes a different key. On failure returns
+ * LUT_EINVAL and fills err (field, reason); err may be NULL.
+ */
+int lut_key_canonicalize(lut_key *key, lut_error *err);
+
+int lut_key_equal(const lut_key *a, const lut_key *b);
+
+/* 64-bit hash of a canonical key (stable across runs and machines). */
+uint64_t lut_key_hash(const lut_key *key);
+
+/*
+ * The canonical text of a canonical key, e.g.
+ * "conv2d;cin=3;cout=32;k=3;s=2;d=1;g=1;p=1;h=513;w=513;oh=0;ow=0;b=0;bn=1;fp32".
+ * It is the LMDB key of the row, sorts the table, and feeds lut_hash.
+ * Returns the length written (< size) or a negative code if size is short.
+ */
+int lut_key_format(const lut_key *key, char *buf, size_t size);
+
+/* Parse canonical text back into a canonical key. */
+int lut_key_parse(const char *text, size_t len, lut_key *key);
+
+/* ------------------------------------------------------------- costs */
+
+typedef struct lut_cost {
+    int64_t out_h, out_w, out_c;
+    uint64_t macs;   /* multiply-accumulates; 0 for ops without them */
+    uint64_t params; /* trainable values: weights + bias + 2*cout for BN */
+} lut_cost;
+
+/*
+ * Cost arithmetic of a canonical key, as PyTorch computes it:
+ * out = floor((in + 2*pad - dilation*(k-1) - 1) / stride) + 1.
+ * conv2d MACs = cout*(cin/groups)*k*k*hout*wout; linear MACs = cin*cout*h*w;
+ * params = cout*(cin/groups)*k*k + bias*cout + bn*2*cout (linear: cin*cout +
+ * bias*cout). Returns LUT_EINVAL (field "h" or "w") when the output would be
+ * empty, or (field "macs") when a product would pass 2^62.
+ */
+int lut_key_cost(const lut_key *key, lut_cost *out, lut_error *err);
+
+/* ----------------------------------------------------------- latency */
+
+/* Measured latency of one row, in the device's unit. std is the sample
+ * standard deviation (n-1); 0 when count is 1. */
+typedef struct lut_stats {
+    double mean;
+    double std;
+    uint64_t count;
+} lut_stats;
+
+/* Combine two sets of repeated measurements as if they were one: count-
+ * weighted mean, pooled variance (within plus between groups). */
+void lut_stats_merge(lut_stats *into, const lut_stats *add);
+
+typedef struct lut_entry {
+    lut_key key;        /* canonical */
+    lut_stats latency;
+    int has_macs;       /* the profiler measured MACs itself */
+    uint64_t macs;      /* valid when has_macs */
+} lut_entry;
+
+/* Range checks of one row (finite mean >= 0, finite std >= 0, count >= 1). */
+int lut_entry_check(const lut_entry *row, lut_error *err);
+
+/* ----------------------------------------------------------- devices */
+
+#define LUT_KIND_MAX 65
+#define LUT_DESC_MAX 1025
+#define LUT_HASH_TEXT 33 /* 32 hex digits + NUL */
+
+typedef struct lut_device {
+    char name[LUT_NAME_MAX];
+    char unit[8];          /* "us" or "cycles" */
+    double clock_mhz;      /* > 0; required for cycles, 0 = unknown for us */
+    char kind[LUT_KIND_MAX];
+    char description[LUT_DESC_MAX];
+    int measured;          /* 1: profiled table, 0: modeled or example */
+    /* Maintained by the store; ignored on lut_device_put. */
+    uint64_t entries;
+    uint64_t lut_version;  /* 0 until the first committed batch */
+    char lut_hash[LUT_HASH_TEXT];
+} lut_device;
+
+/* Valid device names: [a-z0-9._-]{1,64}. */
+int lut_device_name_valid(const char *name);
+
+/* Check the user-settable fields (name, unit, clock, kind, description). */
+int lut_device_check(const lut_device *dev, lut_error *err);
+
+/* Milliseconds per unit of the device, or 0 if it cannot be known
+ * ("cycles" without a clock). */
+double lut_device_ms_per_unit(const lut_device *dev);
+
+/* ------------------------------------------------------------- store */
+
+typedef struct lut_store lut_store;
+
+typedef struct lut_store_options {
+    size_t map_size;   /* initial LMDB map size; 0 = 256 MiB. Grown on demand. */
+    int no_sync;       /* tests only: skip fsync on commit */
+    /* Tests only: called before each row of a batch is written; a non-zero
+     * return aborts the batch with that code. */
+    int (*fault_hook)(void *ctx, size_t row);
+    void *fault_ctx;
+} lut_store_options;
+
+/* Open (creating if needed) the store in directory dir. opt may be NULL. */
+int lut_store_open(lut_store **out, const char *dir, const lut_store_options *opt);
+void lut_store_close(lut_store *store);
+
+/* Current LMDB map size in bytes (grows on MDB_MAP_FULL). */
+size_t lut_store_map_size(const lut_store *store);
+
+/* Create or update a device's own fields; its table, version and hash are
+ * kept. *created (may be NULL) says whether it was new. */
+int lut_device_put(lut_store *store, const lut_device *dev, int *created);
+int lut_device_get(lut_store *store, const char *name, lut_device *out);
+/* All devices sorted by name. *out is malloc'd; free() it. */
+int lut_device_list(lut_store *store, lut_device **out, size_t *n);
+/* Remove a device and its whole table in one transaction. */
+int lut_device_delete(lut_store *store, const char *name);
+
+typedef enum lut_mode { LUT_MODE_REPLACE = 0, LUT_MODE_MERGE = 1 } lut_mode;
+
+/*
+ * Write a batch of rows to a device's table in one synced transaction: it
+ * lands whole or not at all. Rows must be canonical and pass
+ * lut_entry_check (checked again here; the first bad row fails the batch
+ * with err->row set). Within one batch, rows of the same key combine as the
+ * mode says (replace: the later row wins). On success the device's
+ * lut_version is incremented, lut_hash recomputed over its sorted rows, and
+ * *after (may be NULL) receives the device as committed.
+ */
+int lut_store_put_batch(lut_store *store, const char *device,
+                        const lut_entry *rows, size_t n, lut_mode mode,
+                        lut_device *after, lut_error *err);
+
+/*
+ * Page through a device's rows in canonical-key order. op (may be NULL)
+ * keeps only rows of that op. cursor is NULL/"" for the first page or the
+ * next_cursor of the previous page (opaque text; LUT_ECURSOR if it does not
+ * decode). *rows is malloc'd (free()); next_cursor receives "" on the last
+ * page. dev (may be NULL) receives the device as of the same snapshot.
+ */
+int lut_store_list(lut_store *store, const char *device, const char *op,
+                   const char *cursor, size_t limit,
+                   lut_entry **rows, size_t *n,
+                   char *next_cursor, size_t next_cursor_size,
+                   lut_device *dev);
+
+/* ------------------------------------------------------------- tables */
+
+/*
+ * An immutable in-memory snapshot of one device's table at one lut_version,
+ * for estimates: an open-addressing hash on the canonical key. Shared by
+ * reference count; the store rebuilds it only when the version changes.
+ */
+typedef struct lut_table lut_table;
+
+/* A reference to the device's current table (built or reused); release it
+ * with lut_table_release. Safe from many threads at once. */
+int lut_store_table(lut_store *store, const char *device, lut_table **out);
+void lut_table_release(lut_table *table);
+
+/* Build a table from rows directly (benchmarks, tests). dev may be NULL. */
+int lut_table_build(const lut_device *dev, const lut_entry *rows, size_t n,
+                    lut_table **out);
+
+/* The device (fields, version, hash) the table was built from; valid while
+ * the reference is held. */
+const lut_device *lut_table_device(const lut_table *table);
+
+/* The row of a canonical key, or NULL. Valid while the reference is held. */
+const lut_entry *lut_table_find(const lut_table *table, const lut_key *key);
+/* Same, with the key's hash already computed by lut_key_hash. */
+const lut_entry *lut_table_find_hashed(const lut_table *table,
+                                       const lut_key *key, uint64_t hash);
+
+typedef struct lut_sum {
+    double total;      /* sum of the mean latency of the rows found */
+    size_t hits;
+    size_t missing;
+} lut_sum;
+
+/* Sum the latency of a network's canonical layers. The index of each layer
+ * without a row is written to missing_idx (at most missing_cap of them;
+ * missing_idx may be NULL). */
+void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
+                   lut_sum *out, size_t *missing_idx, size_t missing_cap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
