@@ -1,0 +1,995 @@
+/*
+ * space.c — the space core: creation and validation, genes and genomes,
+ * subnet counting, expansion and the distinct layer set. Builders live in
+ * space_<builder>.c, the coster in space_coster.c.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "space_internal.h"
+
+struct lut_space {
+    char id[LUT_SPACE_ID_MAX];
+    char description[LUT_SPACE_DESC_MAX];
+    const char *builder; /* static: a builder name, or "" */
+    lut_space_params params;
+    size_t ngenes;
+    lut_space_gene *genes; /* name/choices point below */
+    char (*names)[LUT_SPACE_GENE_NAME_MAX];
+    double *choices;
+    long *gate;
+    size_t nsegs;
+    Lut_space_segment *segs;
+    size_t max_layers;
+};
+
+struct Lut_space_draft {
+    size_t ngenes, gcap;
+    char (*names)[LUT_SPACE_GENE_NAME_MAX];
+    size_t *off, *nch;
+    long *gate;
+    double *choices;
+    size_t nchoices, chcap;
+    size_t nsegs, scap;
+    Lut_space_segment *segs;
+    lut_error *err;
+};
+
+static const Lut_space_builder_def builders[] = {
+    {LUT_SPACE_MOBILENETV2,
+     "DeepLabV3+ with a MobileNetV2 backbone, as deeplabv3plus_mobilenet of "
+     "DeepLabV3Plus-Pytorch: residual blocks may be skipped, every expansion "
+     "ratio narrowed, ASPP branches dropped and the ASPP and decoder widths "
+     "chosen; the largest genome is the pretrained network.",
+     Lut_space_define_mobilenetv2},
+    {LUT_SPACE_XCEPTION65,
+     "DeepLabV3+ with an aligned Xception-65 backbone and separable head: "
+     "middle-flow blocks may be skipped and their widths chosen, the exit "
+     "flow narrowed, ASPP branches dropped and the ASPP and decoder widths "
+     "chosen; the largest genome is the full network.",
+     Lut_space_define_xception65},
+};
+#define NBUILDERS (sizeof builders / sizeof builders[0])
+
+static const char *const builder_names[] = {LUT_SPACE_MOBILENETV2,
+                                            LUT_SPACE_XCEPTION65, NULL};
+
+/* ------------------------------------------------------------- helpers */
+
+int Lut_space_fail(lut_error *err, const char *field, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->row = -1;
+        snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+        va_start(ap, fmt);
+        vsnprintf(err->reason, sizeof err->reason, fmt, ap);
+        va_end(ap);
+    }
+    return LUT_EINVAL;
+}
+
+int64_t Lut_space_conv_out(int64_t in, int64_t k, int64_t stride,
+                           int64_t dilation, int64_t pad)
+{
+    int64_t span = in + 2 * pad - dilation * (k - 1) - 1;
+    if (span < 0)
+        return 0;
+    return span / stride + 1;
+}
+
+/* Shortest text of a double that reads back as the same value. */
+static void format_number(double v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, size, "%.17g", v);
+}
+
+static int id_valid(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n < LUT_SPACE_ID_MAX;
+}
+
+static int gene_name_valid(const char *s)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return n >= 1 && n < LUT_SPACE_GENE_NAME_MAX;
+}
+
+/* ------------------------------------------------------------- emitting */
+
+int Lut_space_emit(Lut_space_emitter *em, const Lut_space_spec *L,
+                   const char *fmt, ...)
+{
+    char name[LUT_SPACE_LAYER_NAME_MAX];
+    lut_key key;
+    lut_cost cost;
+    size_t oplen;
+    int rc;
+
+    name[0] = '\0';
+    if (em->want_names) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(name, sizeof name, fmt, ap);
+        va_end(ap);
+    }
+    lut_key_init(&key);
+    oplen = strlen(L->op); /* key.op is zeroed: a bounded copy, no printf */
+    memcpy(key.op, L->op, oplen < sizeof key.op ? oplen : sizeof key.op - 1);
+    if (L->cin > 0)
+        key.cin = L->cin;
+    if (L->cout > 0)
+        key.cout = L->cout;
+    if (L->h > 0)
+        key.h = L->h;
+    if (L->w > 0)
+        key.w = L->w;
+    if (L->out_h > 0)
+        key.out_h = L->out_h;
+    if (L->out_w > 0)
+        key.out_w = L->out_w;
+    key.k = L->k > 0 ? L->k : 1;
+    key.stride = L->stride > 0 ? L->stride : 1;
+    key.dilation = L->dilation > 0 ? L->dilation : 1;
+    key.groups = L->groups > 0 ? L->groups : 1;
+    if (!strcmp(L->op, "conv2d") || !strcmp(L->op, "avgpool") ||
+        !strcmp(L->op, "maxpool"))
+        key.pad = L->pad;
+    key.bias = L->bias ? 1 : 0;
+    key.bn = L->bn ? 1 : 0;
+
+    rc = lut_key_canonicalize(&key, em->err);
+    if (rc == 0)
+        rc = lut_key_cost(&key, &cost, em->err);
+    if (rc != 0) {
+        if (em->err && em->want_names) {
+            char why[sizeof em->err->reason];
+            snprintf(why, sizeof why, "%s", em->err->reason);
+            Lut_space_fail(em->err, em->err->field, "layer %s: %s", name, why);
+        }
+        return rc;
+    }
+    return em->sink(em, name, &key, &cost);
+}
+
+int Lut_space_run_combo(const lut_space *space, const Lut_space_segment *seg,
+                        size_t combo, Lut_space_emitter *em)
+{
+    Lut_space_values v;
+    size_t j = seg->ngenes;
+    while (j-- > 0) {
+        const lut_space_gene *g = &space->genes[seg->genes[j]];
+        v.d[j] = g->choices[combo % g->n_choices];
+        v.i[j] = (int64_t)v.d[j];
+        combo /= g->n_choices;
+    }
+    return seg->gen(seg, &v, em);
+}
+
+/* Values of a segment's genes in a genome. */
+static int run_genome(const lut_space *space, const Lut_space_segment *seg,
+                      const int *genome, Lut_space_emitter *em)
+{
+    Lut_space_values v;
+    for (size_t j = 0; j < seg->ngenes; j++) {
+        const lut_space_gene *g = &space->genes[seg->genes[j]];
+        v.d[j] = g->choices[genome[seg->genes[j]]];
+        v.i[j] = (int64_t)v.d[j];
+    }
+    return seg->gen(seg, &v, em);
+}
+
+/* ------------------------------------------------------------- building */
+
+long Lut_space_add_gene(Lut_space_draft *b, const char *name,
+                        const double *choices, size_t n, long gate)
+{
+    if (!gene_name_valid(name))
+        return Lut_space_fail(b->err, "name",
+                              "gene name must match "
+                              "[A-Za-z0-9._-]{1,31}");
+    if (b->ngenes >= LUT_SPACE_MAX_GENES)
+        return Lut_space_fail(b->err, "genes", "at most %d genes",
+                              LUT_SPACE_MAX_GENES);
+    for (size_t i = 0; i < b->ngenes; i++)
+        if (!strcmp(b->names[i], name))
+            return Lut_space_fail(b->err, name, "gene name given twice");
+    if (n < 1 || n > LUT_SPACE_MAX_CHOICES)
+        return Lut_space_fail(b->err, name,
+                              "a gene has 1..%d choices (got %zu)",
+                              LUT_SPACE_MAX_CHOICES, n);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(choices[i]))
+            return Lut_space_fail(b->err, name,
+                                  "choice %zu is not a finite number", i);
+        for (size_t j = 0; j < i; j++)
+            if (choices[j] == choices[i]) {
+                char v[32];
+                format_number(choices[i], v, sizeof v);
+                return Lut_space_fail(b->err, name, "choice %s is given twice",
+                                      v);
+            }
+    }
+    if (gate >= (long)b->ngenes)
+        return LUT_EINVAL;
+
+    if (b->ngenes == b->gcap) {
+        size_t cap = b->gcap ? 2 * b->gcap : 64;
+        void *p;
+        if (!(p = realloc(b->names, cap * sizeof *b->names)))
+            return LUT_ENOMEM;
+        b->names = p;
+        if (!(p = realloc(b->off, cap * sizeof *b->off)))
+            return LUT_ENOMEM;
+        b->off = p;
+        if (!(p = realloc(b->nch, cap * sizeof *b->nch)))
+            return LUT_ENOMEM;
+        b->nch = p;
+        if (!(p = realloc(b->gate, cap * sizeof *b->gate)))
+            return LUT_ENOMEM;
+        b->gate = p;
+        b->gcap = cap;
+    }
+    if (b->nchoices + n > b->chcap) {
+        size_t cap = b->chcap ? b->chcap : 256;
+        void *p;
+        while (cap < b->nchoices + n)
+            cap *= 2;
+        if (!(p = realloc(b->choices, cap * sizeof *b->choices)))
+            return LUT_ENOMEM;
+        b->choices = p;
+        b->chcap = cap;
+    }
+    snprintf(b->names[b->ngenes], LUT_SPACE_GENE_NAME_MAX, "%s", name);
+    b->off[b->ngenes] = b->nchoices;
+    b->nch[b->ngenes] = n;
+    b->gate[b->ngenes] = gate;
+    memcpy(b->choices + b->nchoices, choices, n * sizeof *choices);
+    b->nchoices += n;
+    return (long)b->ngenes++;
+}
+
+int Lut_space_add_segment(Lut_space_draft *b, Lut_space_generator gen,
+                          const size_t *genes, size_t ngenes,
+                          const int64_t *args, size_t nargs)
+{
+    Lut_space_segment *seg;
+    size_t combos = 1;
+    if (ngenes > SPC_SEG_MAX_GENES || nargs > SPC_SEG_MAX_ARGS)
+        return LUT_EINVAL;
+    for (size_t j = 0; j < ngenes; j++) {
+        if (genes[j] >= b->ngenes)
+            return LUT_EINVAL;
+        combos *= b->nch[genes[j]];
+        if (combos > SPC_SEG_MAX_COMBOS)
+            return LUT_EINVAL;
+    }
+    if (b->nsegs == b->scap) {
+        size_t cap = b->scap ? 2 * b->scap : 32;
+        void *p = realloc(b->segs, cap * sizeof *b->segs);
+        if (!p)
+            return LUT_ENOMEM;
+        b->segs = p;
+        b->scap = cap;
+    }
+    seg = &b->segs[b->nsegs++];
+    memset(seg, 0, sizeof *seg);
+    seg->gen = gen;
+    seg->ngenes = ngenes;
+    if (ngenes)
+        memcpy(seg->genes, genes, ngenes * sizeof *genes);
+    if (nargs)
+        memcpy(seg->arg, args, nargs * sizeof *args);
+    seg->combos = combos;
+    return 0;
+}
+
+static void builder_release(Lut_space_draft *b)
+{
+    free(b->names);
+    free(b->off);
+    free(b->nch);
+    free(b->gate);
+    free(b->choices);
+    free(b->segs);
+}
+
+/* Move the builder's arrays into a new space (the builder is emptied). */
+static int space_from_builder(Lut_space_draft *b, const char *id,
+                              const char *description, const char *builder,
+                              lut_space **out)
+{
+    lut_space *s = calloc(1, sizeof *s);
+    if (!s)
+        return LUT_ENOMEM;
+    s->genes = calloc(b->ngenes ? b->ngenes : 1, sizeof *s->genes);
+    if (!s->genes) {
+        free(s);
+        return LUT_ENOMEM;
+    }
+    snprintf(s->id, sizeof s->id, "%s", id);
+    snprintf(s->description, sizeof s->description, "%s", description);
+    s->builder = builder;
+    s->ngenes = b->ngenes;
+    s->names = b->names;
+    s->choices = b->choices;
+    s->gate = b->gate;
+    s->nsegs = b->nsegs;
+    s->segs = b->segs;
+    for (size_t i = 0; i < s->ngenes; i++) {
+        s->genes[i].name = s->names[i];
+        s->genes[i].choices = s->choices + b->off[i];
+        s->genes[i].n_choices = b->nch[i];
+    }
+    free(b->off);
+    free(b->nch);
+    memset(b, 0, sizeof *b);
+    *out = s;
+    return 0;
+}
+
+void lut_space_free(lut_space *s)
+{
+    if (!s)
+        return;
+    free(s->genes);
+    free(s->names);
+    free(s->choices);
+    free(s->gate);
+    free(s->segs);
+    free(s);
+}
+
+void lut_space_params_default(lut_space_params *p)
+{
+    p->input_size = 513;
+    p->num_classes = 21;
+    p->output_stride = 16;
+}
+
+const char *const *lut_space_builders(void) { return builder_names; }
+
+static const Lut_space_builder_def *builder_find(const char *name)
+{
+    for (size_t i = 0; name && i < NBUILDERS; i++)
+        if (!strcmp(builders[i].name, name))
+            return &builders[i];
+    return NULL;
+}
+
+const char *lut_space_builder_description(const char *builder)
+{
+    const Lut_space_builder_def *d = builder_find(builder);
+    return d ? d->description : NULL;
+}
+
+static int check_common(const char *id, const char *description, lut_error *err)
+{
+    if (!id_valid(id))
+        return Lut_space_fail(err, "id",
+                              "space id must match [a-z0-9._-]{1,64}");
+    if (description && strlen(description) >= LUT_SPACE_DESC_MAX)
+        return Lut_space_fail(err, "description", "at most %d bytes",
+                              LUT_SPACE_DESC_MAX - 1);
+    return 0;
+}
+
+/* Counts the layers of one combination. */
+static int count_sink(Lut_space_emitter *em, const char *name,
+                      const lut_key *key, const lut_cost *cost)
+{
+    (void)name;
+    (void)key;
+    (void)cost;
+    ++*(size_t *)em->ctx;
+    return 0;
+}
+
+/* Emit every combination of every segment once: the space is then known to
+ * expand any genome, and each segment knows its most layers. */
+static int check_segments(lut_space *s, lut_error *err)
+{
+    s->max_layers = 0;
+    for (size_t i = 0; i < s->nsegs; i++) {
+        Lut_space_segment *seg = &s->segs[i];
+        for (size_t c = 0; c < seg->combos; c++) {
+            size_t n = 0;
+            Lut_space_emitter em = {1, count_sink, &n, err};
+            int rc = Lut_space_run_combo(s, seg, c, &em);
+            if (rc != 0)
+                return rc;
+            if (n > seg->max_layers)
+                seg->max_layers = n;
+        }
+        s->max_layers += seg->max_layers;
+    }
+    return 0;
+}
+
+int lut_space_create(lut_space **out, const char *id, const char *description,
+                     const char *builder, const lut_space_params *p,
+                     lut_error *err)
+{
+    const Lut_space_builder_def *def;
+    Lut_space_draft b;
+    lut_space *s = NULL;
+    int rc;
+
+    *out = NULL;
+    if ((rc = check_common(id, description, err)) != 0)
+        return rc;
+    if (!(def = builder_find(builder)))
+        return Lut_space_fail(err, "builder",
+                              "unknown builder \"%.64s\"; known: "
+                              "%s, %s",
+                              builder ? builder : "", LUT_SPACE_MOBILENETV2,
+                              LUT_SPACE_XCEPTION65);
+    if (!p)
+        return Lut_space_fail(err, "params", "parameters are required");
+    if (p->input_size < 32 || p->input_size > 2048)
+        return Lut_space_fail(err, "input_size",
+                              "must be between 32 and 2048 "
+                              "(got %lld)",
+                              (long long)p->input_size);
+    if (p->num_classes < 1 || p->num_classes > 1000)
+        return Lut_space_fail(err, "num_classes",
+                              "must be between 1 and 1000 "
+                              "(got %lld)",
+                              (long long)p->num_classes);
+    if (p->output_stride != 16 && p->output_stride != 8)
+        return Lut_space_fail(err, "output_stride",
+                              "must be 16 or 8 (got %lld)",
+                              (long long)p->output_stride);
+
+    memset(&b, 0, sizeof b);
+    b.err = err;
+    rc = def->define(&b, p, err);
+    if (rc == 0)
+        rc = space_from_builder(&b, id,
+                                description && *description ? description
+                                                            : def->description,
+                                def->name, &s);
+    builder_release(&b);
+    if (rc != 0)
+        return rc;
+    s->params = *p;
+    if ((rc = check_segments(s, err)) != 0) {
+        lut_space_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int lut_space_create_categorical(lut_space **out, const char *id,
+                                 const char *description,
+                                 const lut_space_gene *genes, size_t n,
+                                 lut_error *err)
+{
+    Lut_space_draft b;
+    lut_space *s = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    if ((rc = check_common(id, description, err)) != 0)
+        return rc;
+    if (n < 1 || n > LUT_SPACE_MAX_GENES)
+        return Lut_space_fail(err, "genes", "a space has 1..%d genes (got %zu)",
+                              LUT_SPACE_MAX_GENES, n);
+    memset(&b, 0, sizeof b);
+    b.err = err;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        long g;
+        if (!gene_name_valid(genes[i].name)) {
+            char field[32];
+            snprintf(field, sizeof field, "genes/%zu/name", i);
+            rc = Lut_space_fail(err, field,
+                                "gene name must match "
+                                "[A-Za-z0-9._-]{1,31}");
+            break;
+        }
+        if (genes[i].n_choices > 0 && !genes[i].choices) {
+            rc = Lut_space_fail(err, genes[i].name, "choices are missing");
+            break;
+        }
+        g = Lut_space_add_gene(&b, genes[i].name, genes[i].choices,
+                               genes[i].n_choices, -1);
+        if (g < 0)
+            rc = (int)g;
+    }
+    if (rc == 0)
+        rc = space_from_builder(&b, id, description ? description : "", "", &s);
+    builder_release(&b);
+    if (rc != 0)
+        return rc;
+    *out = s;
+    return 0;
+}
+
+/* ------------------------------------------------------------ accessors */
+
+const char *lut_space_id(const lut_space *s) { return s->id; }
+const char *lut_space_description(const lut_space *s) { return s->description; }
+const char *lut_space_builder(const lut_space *s) { return s->builder; }
+int lut_space_has_builder(const lut_space *s) { return s->builder[0] != '\0'; }
+const lut_space_params *lut_space_get_params(const lut_space *s)
+{
+    return &s->params;
+}
+size_t lut_space_gene_count(const lut_space *s) { return s->ngenes; }
+size_t lut_space_max_layers(const lut_space *s) { return s->max_layers; }
+
+const lut_space_gene *lut_space_gene_at(const lut_space *s, size_t i)
+{
+    return i < s->ngenes ? &s->genes[i] : NULL;
+}
+
+long lut_space_gene_index(const lut_space *s, const char *name)
+{
+    if (!name)
+        return -1;
+    for (size_t i = 0; i < s->ngenes; i++)
+        if (!strcmp(s->names[i], name))
+            return (long)i;
+    return -1;
+}
+
+long lut_space_gene_gate(const lut_space *s, size_t i)
+{
+    return i < s->ngenes ? s->gate[i] : -1;
+}
+
+size_t Lut_space_segment_count(const lut_space *s) { return s->nsegs; }
+const Lut_space_segment *Lut_space_segment_at(const lut_space *s, size_t i)
+{
+    return &s->segs[i];
+}
+
+void lut_space_genome_max(const lut_space *s, int *genome)
+{
+    for (size_t i = 0; i < s->ngenes; i++)
+        genome[i] = (int)s->genes[i].n_choices - 1;
+}
+
+void lut_space_genome_min(const lut_space *s, int *genome)
+{
+    for (size_t i = 0; i < s->ngenes; i++)
+        genome[i] = 0;
+}
+
+void lut_space_genome_canonicalize(const lut_space *s, int *genome)
+{
+    for (size_t i = 0; i < s->ngenes; i++) {
+        long g = s->gate[i];
+        if (g >= 0 && s->genes[g].choices[genome[g]] == 0)
+            genome[i] = 0;
+    }
+}
+
+/* ------------------------------------------------------------- counting */
+
+/* Non-negative big numbers in base 1e9, least significant limb first. */
+#define BN_BASE 1000000000u
+#define BN_LIMBS (LUT_SPACE_COUNT_MAX / 9 + 2)
+typedef struct bignum {
+    size_t n;
+    uint32_t limb[BN_LIMBS];
+} bignum;
+
+static void bn_set(bignum *a, uint32_t v)
+{
+    a->n = 1;
+    a->limb[0] = v;
+}
+
+static int bn_mul(bignum *a, const bignum *b)
+{
+    uint32_t r[2 * BN_LIMBS];
+    size_t n = a->n + b->n;
+    if (n > 2 * BN_LIMBS)
+        return LUT_EINVAL;
+    memset(r, 0, n * sizeof r[0]);
+    for (size_t i = 0; i < a->n; i++) {
+        uint64_t carry = 0;
+        for (size_t j = 0; j < b->n; j++) {
+            uint64_t t = (uint64_t)a->limb[i] * b->limb[j] + r[i + j] + carry;
+            r[i + j] = (uint32_t)(t % BN_BASE);
+            carry = t / BN_BASE;
+        }
+        for (size_t k = i + b->n; carry; k++) {
+            uint64_t t = r[k] + carry;
+            r[k] = (uint32_t)(t % BN_BASE);
+            carry = t / BN_BASE;
+        }
+    }
+    while (n > 1 && r[n - 1] == 0)
+        n--;
+    if (n > BN_LIMBS)
+        return LUT_EINVAL;
+    memcpy(a->limb, r, n * sizeof r[0]);
+    a->n = n;
+    return 0;
+}
+
+static int bn_mul_small(bignum *a, uint32_t v)
+{
+    bignum b;
+    bn_set(&b, v);
+    return bn_mul(a, &b);
+}
+
+static int bn_add_small(bignum *a, uint32_t v)
+{
+    uint64_t carry = v;
+    for (size_t i = 0; carry; i++) {
+        uint64_t t;
+        if (i == a->n) {
+            if (a->n == BN_LIMBS)
+                return LUT_EINVAL;
+            a->limb[a->n++] = 0;
+        }
+        t = a->limb[i] + carry;
+        a->limb[i] = (uint32_t)(t % BN_BASE);
+        carry = t / BN_BASE;
+    }
+    return 0;
+}
+
+static int bn_format(const bignum *a, char *buf, size_t size)
+{
+    size_t len = 0;
+    for (size_t i = a->n; i-- > 0;) {
+        int m = i + 1 == a->n
+                    ? snprintf(buf + len, size - len, "%u", a->limb[i])
+                    : snprintf(buf + len, size - len, "%09u", a->limb[i]);
+        if (m < 0 || (size_t)m >= size - len)
+            return LUT_EINVAL;
+        len += (size_t)m;
+    }
+    return (int)len;
+}
+
+int lut_space_count(const lut_space *s, char *buf, size_t size)
+{
+    bignum total, factor;
+    int rc = 0;
+
+    if (size == 0)
+        return LUT_EINVAL;
+    bn_set(&total, 1);
+    for (size_t i = 0; i < s->ngenes && rc == 0; i++) {
+        const lut_space_gene *g = &s->genes[i];
+        uint32_t zeros = 0;
+        int is_gate = 0;
+
+        if (s->gate[i] >= 0)
+            continue; /* counted with its gate */
+        for (size_t j = i + 1; j < s->ngenes; j++)
+            if (s->gate[j] == (long)i)
+                is_gate = 1;
+        if (!is_gate) {
+            rc = bn_mul_small(&total, (uint32_t)g->n_choices);
+            continue;
+        }
+        for (size_t c = 0; c < g->n_choices; c++)
+            if (g->choices[c] == 0)
+                zeros++;
+        bn_set(&factor, (uint32_t)g->n_choices - zeros);
+        for (size_t j = i + 1; j < s->ngenes && rc == 0; j++)
+            if (s->gate[j] == (long)i)
+                rc = bn_mul_small(&factor, (uint32_t)s->genes[j].n_choices);
+        if (rc == 0)
+            rc = bn_add_small(&factor, zeros);
+        if (rc == 0)
+            rc = bn_mul(&total, &factor);
+    }
+    if (rc != 0)
+        return rc;
+    return bn_format(&total, buf, size);
+}
+
+/* -------------------------------------------------------------- genomes */
+
+int lut_space_genome_check(const lut_space *s, const int *genome,
+                           lut_error *err)
+{
+    for (size_t i = 0; i < s->ngenes; i++)
+        if (genome[i] < 0 || (size_t)genome[i] >= s->genes[i].n_choices)
+            return Lut_space_fail(err, s->names[i],
+                                  "index %d out of range 0..%zu", genome[i],
+                                  s->genes[i].n_choices - 1);
+    return 0;
+}
+
+int lut_space_genome_from_indices(const lut_space *s, const int64_t *idx,
+                                  size_t n, int *genome, lut_error *err)
+{
+    if (n != s->ngenes)
+        return Lut_space_fail(err, "length",
+                              "genome has %zu genes; the space has "
+                              "%zu",
+                              n, s->ngenes);
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] < 0 || (uint64_t)idx[i] >= s->genes[i].n_choices)
+            return Lut_space_fail(err, s->names[i],
+                                  "index %lld out of range 0..%zu",
+                                  (long long)idx[i], s->genes[i].n_choices - 1);
+        genome[i] = (int)idx[i];
+    }
+    return 0;
+}
+
+/* "[2, 3, 4, 6]", cut short with "..." when it does not fit. */
+static void format_choices(const lut_space_gene *g, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[len++] = '[';
+    for (size_t c = 0; c < g->n_choices; c++) {
+        char v[32];
+        size_t m;
+        format_number(g->choices[c], v, sizeof v);
+        m = strlen(v) + (c ? 2 : 0);
+        if (len + m + 5 >= size) {
+            memcpy(buf + len, c ? ", ..." : "...", c ? 5 : 3);
+            len += c ? 5 : 3;
+            break;
+        }
+        if (c) {
+            buf[len++] = ',';
+            buf[len++] = ' ';
+        }
+        memcpy(buf + len, v, strlen(v));
+        len += strlen(v);
+    }
+    buf[len++] = ']';
+    buf[len] = '\0';
+}
+
+int lut_space_genome_from_values(const lut_space *s, const char *const *names,
+                                 const double *values, size_t n, int *genome,
+                                 lut_error *err)
+{
+    for (size_t i = 0; i < s->ngenes; i++)
+        genome[i] = -1;
+    for (size_t p = 0; p < n; p++) {
+        long i = lut_space_gene_index(s, names[p]);
+        const lut_space_gene *g;
+        size_t c;
+        if (i < 0)
+            return Lut_space_fail(err, names[p] ? names[p] : "",
+                                  "unknown gene "
+                                  "\"%.64s\"",
+                                  names[p] ? names[p] : "");
+        g = &s->genes[i];
+        if (genome[i] >= 0)
+            return Lut_space_fail(err, g->name, "given twice");
+        for (c = 0; c < g->n_choices; c++)
+            if (g->choices[c] == values[p])
+                break;
+        if (c == g->n_choices) {
+            char v[32], list[140];
+            if (isfinite(values[p]))
+                format_number(values[p], v, sizeof v);
+            else
+                snprintf(v, sizeof v, "%s", "(not finite)");
+            format_choices(g, list, sizeof list);
+            return Lut_space_fail(err, g->name,
+                                  "value %s is not among the choices "
+                                  "%s",
+                                  v, list);
+        }
+        genome[i] = (int)c;
+    }
+    for (size_t i = 0; i < s->ngenes; i++)
+        if (genome[i] < 0)
+            return Lut_space_fail(err, s->names[i], "missing");
+    return 0;
+}
+
+/* ------------------------------------------------------------ expansion */
+
+static int no_builder(const lut_space *s, lut_error *err)
+{
+    return Lut_space_fail(err, "builder",
+                          "space %s is categorical: it has no "
+                          "layers",
+                          s->id);
+}
+
+typedef struct layer_buf {
+    lut_space_layer *layers;
+    lut_key *keys;
+    size_t n, cap;
+    uint64_t macs, params;
+} layer_buf;
+
+static int buf_sink(Lut_space_emitter *em, const char *name, const lut_key *key,
+                    const lut_cost *cost)
+{
+    layer_buf *b = em->ctx;
+    if (b->n == b->cap)
+        return LUT_EINVAL;
+    if (b->layers) {
+        lut_space_layer *L = &b->layers[b->n];
+        snprintf(L->name, sizeof L->name, "%s", name);
+        L->key = *key;
+        L->cost = *cost;
+    } else {
+        b->keys[b->n] = *key;
+    }
+    b->n++;
+    b->macs += cost->macs;
+    b->params += cost->params;
+    return 0;
+}
+
+static int expand_into(const lut_space *s, const int *genome, layer_buf *b,
+                       int names, lut_space_totals *tot)
+{
+    Lut_space_emitter em = {names, buf_sink, b, NULL};
+    for (size_t i = 0; i < s->nsegs; i++) {
+        int rc = run_genome(s, &s->segs[i], genome, &em);
+        if (rc != 0)
+            return rc;
+    }
+    if (tot) {
+        tot->layers = b->n;
+        tot->macs = b->macs;
+        tot->params = b->params;
+    }
+    return 0;
+}
+
+int lut_space_expand(const lut_space *s, const int *genome,
+                     lut_space_layer **layers, lut_space_totals *tot,
+                     lut_error *err)
+{
+    layer_buf b;
+    int rc;
+
+    *layers = NULL;
+    if (!lut_space_has_builder(s))
+        return no_builder(s, err);
+    if ((rc = lut_space_genome_check(s, genome, err)) != 0)
+        return rc;
+    memset(&b, 0, sizeof b);
+    b.cap = s->max_layers;
+    if (b.cap && !(b.layers = malloc(b.cap * sizeof *b.layers)))
+        return LUT_ENOMEM;
+    if ((rc = expand_into(s, genome, &b, 1, tot)) != 0) {
+        free(b.layers);
+        return rc;
+    }
+    if (b.n == 0) {
+        free(b.layers);
+        b.layers = NULL;
+    }
+    *layers = b.layers;
+    return 0;
+}
+
+int lut_space_expand_keys(const lut_space *s, const int *genome, lut_key *keys,
+                          size_t cap, lut_space_totals *tot)
+{
+    layer_buf b;
+    int rc;
+    if (!lut_space_has_builder(s))
+        return LUT_EINVAL;
+    if ((rc = lut_space_genome_check(s, genome, NULL)) != 0)
+        return rc;
+    memset(&b, 0, sizeof b);
+    b.keys = keys;
+    b.cap = cap;
+    return expand_into(s, genome, &b, 0, tot);
+}
+
+/* ------------------------------------------------------ distinct layers */
+
+/* An open-addressing set of canonical keys; slots hold index + 1. */
+typedef struct key_set {
+    lut_key *keys;
+    uint64_t *hashes;
+    size_t n, cap;
+    size_t *slot;
+    size_t nslots; /* a power of two, at least twice cap */
+} key_set;
+
+static int set_grow(key_set *ks)
+{
+    size_t cap = ks->cap ? 2 * ks->cap : 256;
+    size_t nslots = 2 * cap;
+    void *p;
+    size_t *slot;
+
+    if (!(p = realloc(ks->keys, cap * sizeof *ks->keys)))
+        return LUT_ENOMEM;
+    ks->keys = p;
+    if (!(p = realloc(ks->hashes, cap * sizeof *ks->hashes)))
+        return LUT_ENOMEM;
+    ks->hashes = p;
+    if (!(slot = calloc(nslots, sizeof *slot)))
+        return LUT_ENOMEM;
+    for (size_t i = 0; i < ks->n; i++) {
+        size_t h = (size_t)ks->hashes[i] & (nslots - 1);
+        while (slot[h])
+            h = (h + 1) & (nslots - 1);
+        slot[h] = i + 1;
+    }
+    free(ks->slot);
+    ks->slot = slot;
+    ks->nslots = nslots;
+    ks->cap = cap;
+    return 0;
+}
+
+static int set_sink(Lut_space_emitter *em, const char *name, const lut_key *key,
+                    const lut_cost *cost)
+{
+    key_set *ks = em->ctx;
+    uint64_t hash = lut_key_hash(key);
+    size_t h;
+    (void)name;
+    (void)cost;
+    if (ks->n == ks->cap) {
+        int rc = set_grow(ks);
+        if (rc != 0)
+            return rc;
+    }
+    for (h = (size_t)hash & (ks->nslots - 1); ks->slot[h];
+         h = (h + 1) & (ks->nslots - 1)) {
+        size_t i = ks->slot[h] - 1;
+        if (ks->hashes[i] == hash && lut_key_equal(&ks->keys[i], key))
+            return 0;
+    }
+    ks->keys[ks->n] = *key;
+    ks->hashes[ks->n] = hash;
+    ks->slot[h] = ++ks->n;
+    return 0;
+}
+
+int lut_space_layer_keys(const lut_space *s, lut_key **keys, size_t *n)
+{
+    key_set ks;
+    Lut_space_emitter em = {0, set_sink, &ks, NULL};
+    int rc = 0;
+
+    *keys = NULL;
+    *n = 0;
+    memset(&ks, 0, sizeof ks);
+    if ((rc = set_grow(&ks)) != 0)
+        goto out;
+    for (size_t i = 0; i < s->nsegs && rc == 0; i++)
+        for (size_t c = 0; c < s->segs[i].combos && rc == 0; c++)
+            rc = Lut_space_run_combo(s, &s->segs[i], c, &em);
+out:
+    free(ks.slot);
+    free(ks.hashes);
+    if (rc != 0) {
+        free(ks.keys);
+        return rc;
+    }
+    *keys = ks.keys;
+    *n = ks.n;
+    return 0;
+}
