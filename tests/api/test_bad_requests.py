@@ -1,0 +1,620 @@
+"""Bad requests, as a table: each case is a request and what the answer must
+say. Every case checks: the status; Content-Type application/problem+json;
+a body valid against problem.json whose status equals the HTTP status and
+whose type is the one for that status; errors[] non-empty and naming the
+expected pointer / row / line / parameter / field; and, after the case, that
+the server still answers /v1/health and that nothing changed (devices, their
+lut_hash/lut_version/entries, and their rows): a rejected request changes
+nothing."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pytest
+
+import fmasapi
+
+DEV = "dev"      # a "us" device with three rows
+CYC = "cyc"      # a "cycles" device, empty
+NEW = "newdev"   # does not exist; a bad PUT must not create it
+LUT = f"/v1/devices/{DEV}/lut"
+EST = "/v1/estimate"
+
+JSON_CT = {"Content-Type": "application/json"}
+CSV_CT = {"Content-Type": "text/csv"}
+ND_CT = {"Content-Type": "application/x-ndjson"}
+
+
+class Prefix(str):
+    """Matches a string value that starts with this."""
+
+
+class Sub(str):
+    """Matches a string value that contains this."""
+
+
+@dataclass
+class Case:
+    id: str
+    method: str
+    path: str
+    body: Optional[bytes]
+    headers: dict
+    status: int
+    ptype: str
+    # One dict (some error item has all these) or a list of dicts (any of them).
+    expect: Any = None
+    allow: Optional[set] = None      # 405: methods the Allow header must list
+    server: str = "main"             # "main" or "small" (--max-body 1024)
+    chunked: bool = False
+    notes: str = ""
+
+
+PTYPE = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large",
+         415: "unsupported-media-type", 422: "invalid-field"}
+
+
+def J(obj):
+    return json.dumps(obj).encode("utf-8")
+
+
+def good_key(**changes):
+    k = {"op": "conv2d", "cin": 32, "cout": 64, "k": 3, "h": 56, "w": 56}
+    for a, v in changes.items():
+        if v is DROP:
+            k.pop(a, None)
+        else:
+            k[a] = v
+    return k
+
+
+DROP = object()
+G0 = {"key": {"op": "conv2d", "cin": 7, "cout": 7, "h": 7, "w": 7}, "latency": {"mean": 1.0}}
+G2 = {"key": {"op": "relu", "cin": 7, "h": 7, "w": 7}, "latency": {"mean": 2.0, "std": 0.5, "count": 4}}
+
+
+def bad_entry(key=None, **entry_changes):
+    e = {"key": key if key is not None else good_key(),
+         "latency": {"mean": 812.5, "std": 3.1, "count": 20}}
+    if key is DROP:
+        del e["key"]
+    for a, v in entry_changes.items():
+        if v is DROP:
+            e.pop(a, None)
+        else:
+            e[a] = v
+    return e
+
+
+def lut_case(id, bad, status, expect, ptype=None, query="", dev=DEV, notes=""):
+    """A JSON batch whose row 1 is bad (rows 0 and 2 are fine)."""
+    body = J([G0, bad, G2])
+    return Case(id, "POST", f"/v1/devices/{dev}/lut{query}", body, JSON_CT, status,
+                ptype or PTYPE[status], expect, notes=notes)
+
+
+def key_case(id, key, attr, status=422):
+    """Row 1 has this key; the error names /1/key/<attr>, row 1, field attr."""
+    return lut_case(id, bad_entry(key), status,
+                    {"pointer": f"/1/key/{attr}", "row": 1, "field": attr})
+
+
+def raw_case(id, method, path, body, headers, status, ptype, expect=None, **kw):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    return Case(id, method, path, body, headers, status, ptype, expect, **kw)
+
+
+def malformed(id, body, path=LUT, headers=JSON_CT, method="POST", expect=None):
+    return raw_case(id, method, path, body, headers, 400, "malformed-body",
+                    expect if expect is not None else {"pointer": ""})
+
+
+def csv_case(id, text, status, expect, ptype=None):
+    body = text if isinstance(text, bytes) else text.encode("utf-8")
+    return Case(id, "POST", LUT, body, CSV_CT, status, ptype or PTYPE.get(status, ""), expect)
+
+
+def nd_case(id, text, status, expect, ptype=None):
+    body = text if isinstance(text, bytes) else text.encode("utf-8")
+    return Case(id, "POST", LUT, body, ND_CT, status, ptype or PTYPE.get(status, ""), expect)
+
+
+def put_case(id, body, status, expect, name=NEW, ptype=None, headers=JSON_CT):
+    raw = body if isinstance(body, bytes) else J(body)
+    return Case(id, "PUT", f"/v1/devices/{name}", raw, headers, status,
+                ptype or PTYPE[status], expect)
+
+
+GOOD_LAYER = {"op": "conv2d", "cin": 7, "cout": 7, "h": 7, "w": 7}
+
+
+def est_body(**changes):
+    b = {"devices": [DEV], "networks": [{"name": "n", "layers": [GOOD_LAYER, GOOD_LAYER]}]}
+    b.update(changes)
+    return b
+
+
+def est_layer_body(layer):
+    return est_body(networks=[{"name": "n", "layers": [layer, GOOD_LAYER]}])
+
+
+def est_case(id, body, status, expect, query="", ptype=None):
+    raw = body if isinstance(body, bytes) else J(body)
+    return Case(id, "POST", EST + query, raw, JSON_CT, status, ptype or PTYPE[status], expect)
+
+
+def param_case(id, method, path, param, body=None, headers=None):
+    return Case(id, method, path, body, headers or {}, 400, "invalid-parameter",
+                {"parameter": param})
+
+
+def method_case(id, method, path, allow, body=None):
+    return Case(id, method, path, body, JSON_CT if body else {}, 405,
+                "method-not-allowed", None, allow=set(allow))
+
+
+CSV_HEAD = "op,cin,cout,k,h,w,latency_mean,latency_std,count,bias"
+CSV_OK0 = "conv2d,7,7,1,7,7,1.0,0,1,0"
+CSV_OK2 = "relu,7,,,7,7,2.0,0.5,4,"
+
+
+def csv_rows(bad_row, head=CSV_HEAD):
+    """CSV with data row 1 (line 3) bad."""
+    return f"{head}\n{CSV_OK0}\n{bad_row}\n{CSV_OK2}\n"
+
+
+def csv_row_case(id, bad_row, field_name, status=422):
+    return csv_case(id, csv_rows(bad_row), status, {"row": 1, "line": 3, "field": field_name})
+
+
+ND0 = json.dumps(G0)
+ND2 = json.dumps(G2)
+
+
+CASES = [
+    # ---------------------------------------------- bodies that do not parse
+    malformed("json-syntax-error", b'[{"key": {"op": "conv2d",}, "latency": {"mean": 1}}]'),
+    malformed("json-truncated", b'[{"key": {"op": "conv2d", "cin": 3'),
+    malformed("json-truncated-array", J([G0, G2])[:-1]),
+    malformed("json-trailing-garbage", J([G0]) + b" x"),
+    malformed("json-two-documents", J([G0]) + J([G2])),
+    malformed("json-single-quotes", b"[{'key': {'op': 'relu'}, 'latency': {'mean': 1}}]"),
+    malformed("json-comment", b'[/* rows */ ' + J(G0) + b"]"),
+    malformed("json-empty-body", b""),
+    malformed("json-duplicate-key-in-key",
+              b'[{"key": {"op": "relu", "cin": 3, "cin": 4, "h": 1, "w": 1}, "latency": {"mean": 1}}]'),
+    malformed("json-duplicate-key-in-entry",
+              b'[{"key": {"op": "relu", "cin": 3, "h": 1, "w": 1}, "latency": {"mean": 1},'
+              b' "latency": {"mean": 2}}]'),
+    malformed("json-nan", b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1}, "latency": {"mean": NaN}}]'),
+    malformed("json-infinity",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1}, "latency": {"mean": Infinity}}]'),
+    malformed("json-minus-infinity",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1}, "latency": {"mean": 1, "std": -Infinity}}]'),
+    malformed("json-int-2^70",
+              b'[{"key": {"op": "conv2d", "cin": 1180591620717411303424, "cout": 1, "h": 1, "w": 1},'
+              b' "latency": {"mean": 1}}]'),
+    malformed("json-count-2^70",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1},'
+              b' "latency": {"mean": 1, "count": 1180591620717411303424}}]'),
+    malformed("json-invalid-utf8",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1, "name": "\xff\xfe"}, "latency": {"mean": 1}}]'),
+    malformed("json-overlong-utf8",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1, "name": "\xc0\xaf"}, "latency": {"mean": 1}}]'),
+    malformed("json-utf8-surrogate",
+              b'[{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1, "name": "\xed\xa0\x80"}, "latency": {"mean": 1}}]'),
+    malformed("put-duplicate-key", b'{"unit": "us", "unit": "cycles"}',
+              path=f"/v1/devices/{NEW}", method="PUT"),
+    malformed("put-truncated", b'{"unit": "us"', path=f"/v1/devices/{CYC}", method="PUT"),
+    malformed("put-empty-body", b"", path=f"/v1/devices/{NEW}", method="PUT"),
+    malformed("put-invalid-utf8", b'{"unit": "us", "description": "caf\xe9"}',
+              path=f"/v1/devices/{NEW}", method="PUT"),
+    malformed("estimate-not-json", b"hello", path=EST),
+    malformed("estimate-empty-body", b"", path=EST),
+    malformed("estimate-duplicate-key",
+              b'{"devices": [], "devices": [], "networks": [{"layers": [{"op": "relu"}]}]}', path=EST),
+    malformed("estimate-nan",
+              b'{"devices": [], "networks": [{"layers": [{"op": "relu", "cin": NaN, "h": 1, "w": 1}]}]}',
+              path=EST),
+    malformed("estimate-int-2^70",
+              b'{"devices": [], "networks": [{"layers": [{"op": "relu", "cin": 1180591620717411303424,'
+              b' "h": 1, "w": 1}]}]}', path=EST),
+    malformed("ndjson-bad-line", f"{ND0}\n{{\"key\": \n{ND2}\n", headers=ND_CT,
+              expect=[{"row": 1}, {"line": 2}]),
+    malformed("ndjson-duplicate-key",
+              f'{ND0}\n{{"key": {{"op": "relu", "op": "add", "cin": 1, "h": 1, "w": 1}}, '
+              f'"latency": {{"mean": 1}}}}\n', headers=ND_CT, expect=[{"row": 1}, {"line": 2}]),
+    malformed("ndjson-nan", f'{ND0}\n{{"key": {{"op": "relu", "cin": 1, "h": 1, "w": 1}}, '
+              f'"latency": {{"mean": NaN}}}}\n', headers=ND_CT, expect=[{"row": 1}, {"line": 2}]),
+    malformed("ndjson-invalid-utf8",
+              (ND0 + "\n").encode() + b'{"key": {"op": "relu", "cin": 1, "h": 1, "w": 1, "name": "\xff"},'
+              b' "latency": {"mean": 1}}\n', headers=ND_CT, expect=[{"row": 1}, {"line": 2}, {"pointer": ""}]),
+    malformed("csv-unterminated-quote", f'{CSV_HEAD}\n{CSV_OK0}\n"relu,7,,,7,7,2.0,0,1,\n',
+              headers=CSV_CT, expect=[{"row": 1}, {"line": 3}, {"pointer": ""}]),
+    malformed("csv-invalid-utf8",
+              (f"{CSV_HEAD},dtype\n{CSV_OK0},fp32\n").encode() + b"relu,7,,,7,7,2.0,0,1,,fp\xff32\n",
+              headers=CSV_CT, expect=[{"row": 1}, {"line": 3}, {"pointer": ""}]),
+
+    # ------------------------------------------------------------ wrong types
+    key_case("type-string-cin", good_key(cin="32"), "cin"),
+    key_case("type-float-k", good_key(k=3.5), "k"),
+    key_case("type-bool-cin", good_key(cin=True), "cin"),
+    key_case("type-object-op", good_key(op={}), "op"),
+    key_case("type-number-op", good_key(op=5), "op"),
+    key_case("type-null-cin", good_key(cin=None), "cin"),
+    key_case("type-string-bias", good_key(bias="yes"), "bias"),
+    key_case("type-int-bias", good_key(bias=1), "bias"),
+    key_case("type-number-dtype", good_key(dtype=16), "dtype"),
+    key_case("type-array-h", good_key(h=[56]), "h"),
+    lut_case("type-string-mean", bad_entry(latency={"mean": "fast"}), 422,
+             {"pointer": "/1/latency/mean", "row": 1}),
+    lut_case("type-float-count", bad_entry(latency={"mean": 1, "count": 1.5}), 422,
+             {"pointer": "/1/latency/count", "row": 1}),
+    lut_case("type-latency-number", bad_entry(latency=5), 422, {"pointer": "/1/latency", "row": 1}),
+    lut_case("type-key-string", bad_entry(key="conv2d"), 422, {"pointer": "/1/key", "row": 1}),
+    lut_case("type-float-macs", bad_entry(macs=1.5), 422, {"pointer": "/1/macs", "row": 1}),
+    lut_case("type-entry-number", 5, 422, {"pointer": "/1", "row": 1}),
+    raw_case("type-body-object", "POST", LUT, J({"key": good_key(), "latency": {"mean": 1}}),
+             JSON_CT, 422, "invalid-field", {"pointer": ""}),
+    put_case("type-string-clock", {"unit": "cycles", "clock_mhz": "175"}, 422, {"pointer": "/clock_mhz"}),
+    put_case("type-string-measured", {"unit": "us", "measured": "yes"}, 422, {"pointer": "/measured"}),
+    put_case("type-number-unit", {"unit": 5}, 422, {"pointer": "/unit"}),
+    put_case("type-number-kind", {"unit": "us", "kind": 3}, 422, {"pointer": "/kind"}),
+    put_case("type-body-array", [{"unit": "us"}], 422, {"pointer": ""}),
+    est_case("type-devices-string", est_body(devices=DEV), 422, {"pointer": "/devices"}),
+    est_case("type-devices-number-item", est_body(devices=[5]), 422, {"pointer": "/devices/0"}),
+    est_case("type-networks-object", est_body(networks={"layers": [GOOD_LAYER]}), 422,
+             {"pointer": "/networks"}),
+    est_case("type-layers-object", est_body(networks=[{"name": "n", "layers": GOOD_LAYER}]), 422,
+             {"pointer": "/networks/0/layers"}),
+    est_case("type-network-name", est_body(networks=[{"name": 5, "layers": [GOOD_LAYER]}]), 422,
+             {"pointer": "/networks/0/name"}),
+    est_case("type-layer-string-cin", est_layer_body(dict(GOOD_LAYER, cin="7")), 422,
+             {"pointer": "/networks/0/layers/0/cin"}),
+    est_case("type-estimate-body-array", [est_body()], 422, {"pointer": ""}),
+
+    # ------------------------------------------------------- missing fields
+    key_case("missing-op", good_key(op=DROP), "op"),
+    key_case("missing-cin-conv2d", good_key(cin=DROP), "cin"),
+    key_case("missing-w-conv2d", good_key(w=DROP), "w"),
+    key_case("missing-cout-linear", {"op": "linear", "cin": 8}, "cout"),
+    key_case("missing-out_h-upsample", {"op": "upsample", "cin": 8, "h": 4, "w": 4, "out_w": 8}, "out_h"),
+    key_case("missing-cout-concat", {"op": "concat", "h": 4, "w": 4}, "cout"),
+    key_case("missing-h-avgpool", {"op": "avgpool", "cin": 8, "w": 4, "k": 2}, "h"),
+    lut_case("missing-key", bad_entry(key=DROP), 422, {"pointer": "/1/key", "row": 1}),
+    lut_case("missing-latency", bad_entry(latency=DROP), 422, {"pointer": "/1/latency", "row": 1}),
+    lut_case("missing-mean", bad_entry(latency={"std": 1.0, "count": 2}), 422,
+             {"pointer": "/1/latency/mean", "row": 1}),
+    put_case("missing-unit", {"clock_mhz": 100.0, "kind": "mcu"}, 422, {"pointer": "/unit"}),
+    put_case("missing-unit-empty-object", {}, 422, {"pointer": "/unit"}),
+    est_case("missing-networks", {"devices": [DEV]}, 422, {"pointer": "/networks"}),
+    est_case("missing-layer-op", est_layer_body({"cin": 7}), 422, {"pointer": "/networks/0/layers/0/op"}),
+    est_case("missing-layer-cin", est_layer_body({"op": "conv2d", "cout": 7, "h": 7, "w": 7}), 422,
+             {"pointer": "/networks/0/layers/0/cin"}),
+    est_case("missing-layers", est_body(networks=[{"name": "n"}]), 422,
+             {"pointer": "/networks/0/layers"}),
+
+    # -------------------------------------------------------- unknown fields
+    key_case("unknown-key-attr", good_key(kernel=3), "kernel"),
+    lut_case("unknown-entry-field", bad_entry(extra=1), 422, {"pointer": "/1/extra", "row": 1}),
+    lut_case("unknown-latency-field", bad_entry(latency={"mean": 1, "median": 1}), 422,
+             {"pointer": "/1/latency/median", "row": 1}),
+    put_case("unknown-device-field", {"unit": "us", "colour": "red"}, 422, {"pointer": "/colour"}),
+    est_case("unknown-top-field", est_body(foo=1), 422, {"pointer": "/foo"}),
+    est_case("unknown-network-field", est_body(networks=[{"name": "n", "layers": [GOOD_LAYER], "x": 1}]),
+             422, {"pointer": "/networks/0/x"}),
+    est_case("unknown-layer-attr", est_layer_body(dict(GOOD_LAYER, padding=1)), 422,
+             {"pointer": "/networks/0/layers/0/padding"}),
+
+    # ------------------------------------------------------ sizes and ranges
+    key_case("zero-cin", good_key(cin=0), "cin"),
+    key_case("negative-cin", good_key(cin=-3), "cin"),
+    key_case("zero-cout", good_key(cout=0), "cout"),
+    key_case("zero-h", good_key(h=0), "h"),
+    key_case("negative-w", good_key(w=-56), "w"),
+    key_case("zero-k", good_key(k=0), "k"),
+    key_case("k-256", good_key(k=256), "k"),
+    key_case("zero-stride", good_key(stride=0), "stride"),
+    key_case("zero-dilation", good_key(dilation=0), "dilation"),
+    key_case("zero-groups", good_key(groups=0), "groups"),
+    key_case("negative-pad", good_key(pad=-1), "pad"),
+    key_case("negative-pad-2", good_key(pad=-2), "pad"),
+    key_case("minus-one-k", good_key(k=-1), "k"),
+    key_case("minus-one-stride", good_key(stride=-1), "stride"),
+    key_case("minus-one-dilation", good_key(dilation=-1), "dilation"),
+    key_case("minus-one-groups", good_key(groups=-1), "groups"),
+    key_case("minus-one-cin", good_key(cin=-1), "cin"),
+    key_case("cin-2^40", good_key(cin=2 ** 40), "cin"),
+    key_case("cout-1048577", good_key(cout=1048577), "cout"),
+    key_case("h-65537", good_key(h=65537), "h"),
+    key_case("out_h-zero-upsample", {"op": "upsample", "cin": 8, "h": 4, "w": 4, "out_h": 0, "out_w": 8},
+             "out_h"),
+    key_case("groups-not-dividing-cin", good_key(cin=30, cout=64, groups=4), "groups"),
+    key_case("groups-not-dividing-cout", good_key(cin=32, cout=30, groups=4), "groups"),
+    lut_case("output-smaller-than-1", bad_entry(good_key(k=7, h=3, w=3, pad=0)), 422,
+             {"pointer": Prefix("/1/key"), "row": 1}),
+    lut_case("output-smaller-than-1-dilation", bad_entry(good_key(k=3, dilation=8, h=8, w=8, pad=0)), 422,
+             {"pointer": Prefix("/1/key"), "row": 1}),
+    key_case("op-uppercase", good_key(op="Conv2D"), "op"),
+    key_case("op-too-long", good_key(op="x" * 32), "op"),
+    key_case("op-empty", good_key(op=""), "op"),
+    key_case("dtype-uppercase", good_key(dtype="FP32"), "dtype"),
+    key_case("dtype-too-long", good_key(dtype="f" * 16), "dtype"),
+    lut_case("negative-mean", bad_entry(latency={"mean": -1}), 422, {"pointer": "/1/latency/mean", "row": 1}),
+    lut_case("negative-std", bad_entry(latency={"mean": 1, "std": -0.5}), 422,
+             {"pointer": "/1/latency/std", "row": 1}),
+    lut_case("zero-count", bad_entry(latency={"mean": 1, "count": 0}), 422,
+             {"pointer": "/1/latency/count", "row": 1}),
+    lut_case("negative-count", bad_entry(latency={"mean": 1, "count": -2}), 422,
+             {"pointer": "/1/latency/count", "row": 1}),
+    lut_case("negative-macs", bad_entry(macs=-1), 422, {"pointer": "/1/macs", "row": 1}),
+    lut_case("last-row-bad", bad_entry(latency={"mean": 1, "count": 0}), 422,
+             {"pointer": "/1/latency/count", "row": 1}, query="?mode=merge"),
+
+    # ----------------------------------------------------------- empty batch
+    raw_case("empty-json-array", "POST", LUT, b"[]", JSON_CT, 422, "invalid-field", {"pointer": ""}),
+    csv_case("empty-csv-header-only", f"{CSV_HEAD}\n", 422, None),
+    csv_case("empty-csv-body", b"", 422, None),
+    nd_case("empty-ndjson", b"", 422, None),
+    nd_case("empty-ndjson-blank-lines", "\n\n  \n", 422, None),
+
+    # ------------------------------------------------------------------ CSV
+    csv_case("csv-ragged-short", csv_rows("conv2d,7,7,1,7,7,1.0"), 422, {"row": 1, "line": 3}),
+    csv_case("csv-ragged-long", csv_rows("conv2d,8,8,1,7,7,1.0,0,1,0,99"), 422, {"row": 1, "line": 3}),
+    csv_case("csv-missing-op-column", "cin,cout,h,w,latency_mean\n7,7,7,7,1.0\n", 422, {"field": "op"}),
+    csv_case("csv-missing-latency-column", "op,cin,cout,h,w\nconv2d,7,7,7,7\n", 422,
+             {"field": "latency_mean"}),
+    csv_case("csv-unknown-column", "op,cin,cout,h,w,latency_mean,speed\nconv2d,7,7,7,7,1.0,3\n", 422,
+             {"field": "speed"}),
+    csv_row_case("csv-non-numeric-cin", "conv2d,abc,7,1,7,7,1.0,0,1,0", "cin"),
+    csv_row_case("csv-float-cin", "conv2d,3.5,7,1,7,7,1.0,0,1,0", "cin"),
+    csv_row_case("csv-non-numeric-mean", "conv2d,8,8,1,7,7,fast,0,1,0", "latency_mean"),
+    csv_row_case("csv-bad-bool", "conv2d,8,8,1,7,7,1.0,0,1,yes", "bias"),
+    csv_row_case("csv-empty-op", ",8,8,1,7,7,1.0,0,1,0", "op"),
+    csv_row_case("csv-empty-mean", "conv2d,8,8,1,7,7,,0,1,0", "latency_mean"),
+    csv_row_case("csv-negative-mean", "conv2d,8,8,1,7,7,-1,0,1,0", "latency_mean"),
+    csv_row_case("csv-zero-count", "conv2d,8,8,1,7,7,1.0,0,0,0", "count"),
+    csv_row_case("csv-negative-std", "conv2d,8,8,1,7,7,1.0,-1,1,0", "latency_std"),
+    csv_row_case("csv-nan-mean", "conv2d,8,8,1,7,7,nan,0,1,0", "latency_mean"),
+    csv_case("csv-groups-not-dividing",
+             "op,cin,cout,groups,h,w,latency_mean\nconv2d,7,7,1,7,7,1\nconv2d,30,64,4,7,7,1\n",
+             422, {"row": 1, "line": 3, "field": "groups"}),
+    csv_row_case("csv-missing-cin", "conv2d,,8,1,7,7,1.0,0,1,0", "cin"),
+    csv_case("csv-bom-crlf-bad-row",
+             b"\xef\xbb\xbf" + csv_rows("conv2d,8,8,1,7,7,1.0,0,0,0").replace("\n", "\r\n").encode(),
+             422, {"row": 1, "line": 3, "field": "count"}),
+
+    # --------------------------------------------------------------- NDJSON
+    nd_case("ndjson-bad-row-after-blank", f"{ND0}\n\n{ND0}\n"
+            + json.dumps(bad_entry(latency={"mean": -5})) + f"\n{ND2}\n", 422,
+            {"row": 2, "line": 4}),
+    nd_case("ndjson-row-is-array", f"{ND0}\n[1, 2]\n", 422, {"row": 1, "line": 2}),
+    nd_case("ndjson-groups", f"{ND0}\n" + json.dumps(bad_entry(good_key(cin=30, groups=4))) + "\n", 422,
+            {"row": 1, "line": 2, "field": "groups"}),
+
+    # ---------------------------------------------------------------- devices
+    param_case("device-name-uppercase", "PUT", "/v1/devices/GAP8", "name", J({"unit": "us"}), JSON_CT),
+    param_case("device-name-too-long", "PUT", "/v1/devices/" + "a" * 65, "name", J({"unit": "us"}), JSON_CT),
+    param_case("device-name-space", "PUT", "/v1/devices/a%20b", "name", J({"unit": "us"}), JSON_CT),
+    param_case("device-name-bang", "PUT", "/v1/devices/a!b", "name", J({"unit": "us"}), JSON_CT),
+    param_case("device-name-get", "GET", "/v1/devices/Bad_Name", "name"),
+    param_case("device-name-lut", "POST", "/v1/devices/BAD/lut", "name", J([G0]), JSON_CT),
+    param_case("device-name-delete", "DELETE", "/v1/devices/BAD", "name"),
+    put_case("device-body-name-mismatch", {"name": "other", "unit": "us"}, 422, {"pointer": "/name"}),
+    put_case("device-unit-ms", {"unit": "ms"}, 422, {"pointer": "/unit"}),
+    put_case("device-cycles-without-clock", {"unit": "cycles"}, 422, {"pointer": "/clock_mhz"}),
+    put_case("device-cycles-null-clock", {"unit": "cycles", "clock_mhz": None}, 422, {"pointer": "/clock_mhz"}),
+    put_case("device-zero-clock", {"unit": "cycles", "clock_mhz": 0}, 422, {"pointer": "/clock_mhz"}),
+    put_case("device-negative-clock", {"unit": "us", "clock_mhz": -5.0}, 422, {"pointer": "/clock_mhz"}),
+    put_case("device-kind-65", {"unit": "us", "kind": "k" * 65}, 422, {"pointer": "/kind"}),
+    put_case("device-description-1025", {"unit": "us", "description": "d" * 1025}, 422,
+             {"pointer": "/description"}),
+    put_case("device-update-cycles-without-clock", {"unit": "cycles", "kind": "changed"}, 422,
+             {"pointer": "/clock_mhz"}, name=DEV),
+    put_case("device-update-bad-measured", {"unit": "us", "description": "changed", "measured": 1}, 422,
+             {"pointer": "/measured"}, name=DEV),
+
+    # -------------------------------------------------------------- not found
+    Case("unknown-device-get", "GET", "/v1/devices/nope", None, {}, 404, "not-found", {"parameter": "name"}),
+    Case("unknown-device-delete", "DELETE", "/v1/devices/nope", None, {}, 404, "not-found",
+         {"parameter": "name"}),
+    Case("unknown-device-upload", "POST", "/v1/devices/nope/lut", J([G0]), JSON_CT, 404, "not-found",
+         {"parameter": "name"}),
+    Case("unknown-device-list", "GET", "/v1/devices/nope/lut", None, {}, 404, "not-found",
+         {"parameter": "name"}),
+    Case("unknown-route", "GET", "/v1/nothing", None, {}, 404, "not-found"),
+    Case("unknown-route-root", "GET", "/", None, {}, 404, "not-found"),
+    Case("unknown-route-v2", "GET", "/v2/health", None, {}, 404, "not-found"),
+    Case("unknown-route-deeper", "GET", f"/v1/devices/{DEV}/lut/extra", None, {}, 404, "not-found"),
+    Case("unknown-route-post", "POST", "/v1/estimates", J(est_body()), JSON_CT, 404, "not-found"),
+
+    # ------------------------------------------------- estimate, device names
+    est_case("estimate-unknown-device", est_body(devices=["nope"]), 422, {"pointer": "/devices/0"}),
+    est_case("estimate-unknown-second-device", est_body(devices=[DEV, "nope"]), 422,
+             {"pointer": "/devices/1"}),
+    est_case("estimate-duplicate-device", est_body(devices=[DEV, DEV]), 422, {"pointer": "/devices/1"}),
+    est_case("estimate-bad-device-name", est_body(devices=["Bad Name"]), 422, {"pointer": "/devices/0"}),
+    est_case("estimate-no-networks", est_body(networks=[]), 422, {"pointer": "/networks"}),
+    est_case("estimate-empty-layers", est_body(networks=[{"name": "n", "layers": []}]), 422,
+             {"pointer": "/networks/0/layers"}),
+    est_case("estimate-second-network-bad",
+             est_body(networks=[{"name": "a", "layers": [GOOD_LAYER]},
+                                {"name": "b", "layers": [GOOD_LAYER, dict(GOOD_LAYER, cin=0)]}]),
+             422, {"pointer": "/networks/1/layers/1/cin"}),
+    est_case("estimate-groups", est_layer_body(dict(GOOD_LAYER, cin=30, cout=64, groups=4)), 422,
+             {"pointer": "/networks/0/layers/0/groups"}),
+    est_case("estimate-output-smaller-than-1", est_layer_body(dict(GOOD_LAYER, k=7, h=3, w=3, pad=0)), 422,
+             {"pointer": Prefix("/networks/0/layers/0")}),
+    est_case("estimate-negative-pad", est_layer_body(dict(GOOD_LAYER, k=3, pad=-1)), 422,
+             {"pointer": "/networks/0/layers/0/pad"}),
+    est_case("estimate-cin-2^40", est_layer_body(dict(GOOD_LAYER, cin=2 ** 40)), 422,
+             {"pointer": "/networks/0/layers/0/cin"}),
+
+    # ------------------------------------------------------- wrong methods
+    method_case("method-post-health", "POST", "/v1/health", {"GET"}),
+    method_case("method-post-metrics", "POST", "/metrics", {"GET"}),
+    method_case("method-delete-devices", "DELETE", "/v1/devices", {"GET"}),
+    method_case("method-post-devices", "POST", "/v1/devices", {"GET"}, body=J({"unit": "us"})),
+    method_case("method-post-device", "POST", f"/v1/devices/{DEV}", {"GET", "PUT", "DELETE"},
+                body=J({"unit": "us"})),
+    method_case("method-patch-device", "PATCH", f"/v1/devices/{DEV}", {"GET", "PUT", "DELETE"},
+                body=J({"unit": "us"})),
+    method_case("method-put-lut", "PUT", LUT, {"GET", "POST"}, body=J([G0])),
+    method_case("method-delete-lut", "DELETE", LUT, {"GET", "POST"}),
+    method_case("method-get-estimate", "GET", EST, {"POST"}),
+    method_case("method-put-estimate", "PUT", EST, {"POST"}, body=J(est_body())),
+
+    # ------------------------------------------------------ query parameters
+    param_case("limit-zero", "GET", LUT + "?limit=0", "limit"),
+    param_case("limit-negative", "GET", LUT + "?limit=-1", "limit"),
+    param_case("limit-99999", "GET", LUT + "?limit=99999", "limit"),
+    param_case("limit-10001", "GET", LUT + "?limit=10001", "limit"),
+    param_case("limit-abc", "GET", LUT + "?limit=abc", "limit"),
+    param_case("limit-float", "GET", LUT + "?limit=1.5", "limit"),
+    param_case("limit-empty", "GET", LUT + "?limit=", "limit"),
+    param_case("limit-huge", "GET", LUT + "?limit=18446744073709551617", "limit"),
+    param_case("limit-csv", "GET", LUT + "?limit=0", "limit", headers={"Accept": "text/csv"}),
+    param_case("cursor-garbage", "GET", LUT + "?cursor=!!not-a-cursor!!", "cursor"),
+    param_case("cursor-garbage-2", "GET", LUT + "?cursor=zzzz&limit=1", "cursor"),
+    param_case("mode-append", "POST", LUT + "?mode=append", "mode", J([G0]), JSON_CT),
+    param_case("mode-uppercase", "POST", LUT + "?mode=REPLACE", "mode", J([G0]), JSON_CT),
+    param_case("mode-empty", "POST", LUT + "?mode=", "mode", J([G0]), JSON_CT),
+    param_case("mode-csv", "POST", LUT + "?mode=sum", "mode", f"{CSV_HEAD}\n{CSV_OK0}\n".encode(), CSV_CT),
+    param_case("detail-all", "POST", EST + "?detail=all", "detail", J(est_body()), JSON_CT),
+    param_case("detail-empty", "POST", EST + "?detail=", "detail", J(est_body()), JSON_CT),
+
+    # ------------------------------------------------------- content types
+    Case("ctype-lut-text-plain", "POST", LUT, J([G0]), {"Content-Type": "text/plain"}, 415,
+         "unsupported-media-type"),
+    Case("ctype-lut-xml", "POST", LUT, b"<rows/>", {"Content-Type": "application/xml"}, 415,
+         "unsupported-media-type"),
+    Case("ctype-lut-form", "POST", LUT, b"op=relu", {"Content-Type": "application/x-www-form-urlencoded"},
+         415, "unsupported-media-type"),
+    Case("ctype-estimate-csv", "POST", EST, b"op\nrelu\n", CSV_CT, 415, "unsupported-media-type"),
+    Case("ctype-estimate-ndjson", "POST", EST, J(est_body()), ND_CT, 415, "unsupported-media-type"),
+    Case("ctype-put-text", "PUT", f"/v1/devices/{NEW}", J({"unit": "us"}), {"Content-Type": "text/plain"},
+         415, "unsupported-media-type"),
+    Case("ctype-put-csv", "PUT", f"/v1/devices/{NEW}", b"unit\nus\n", CSV_CT, 415, "unsupported-media-type"),
+
+    # ------------------------------------- body too large (--max-body 1024)
+    Case("too-large-lut-json", "POST", LUT, J([G0] * 60), JSON_CT, 413, "body-too-large", server="small"),
+    Case("too-large-lut-csv", "POST", LUT, (f"{CSV_HEAD}\n" + f"{CSV_OK0}\n" * 100).encode(), CSV_CT, 413,
+         "body-too-large", server="small"),
+    Case("too-large-put", "PUT", f"/v1/devices/{NEW}", J({"unit": "us", "description": "d" * 1020}),
+         JSON_CT, 413, "body-too-large", server="small"),
+    Case("too-large-estimate", "POST", EST,
+         J(est_body(networks=[{"name": "n", "layers": [GOOD_LAYER] * 40}])), JSON_CT, 413,
+         "body-too-large", server="small"),
+    Case("too-large-lut-chunked", "POST", LUT, J([G0] * 60), JSON_CT, 413, "body-too-large",
+         server="small", chunked=True),
+    Case("too-large-estimate-chunked", "POST", EST,
+         J(est_body(networks=[{"name": "n", "layers": [GOOD_LAYER] * 40}])), JSON_CT, 413,
+         "body-too-large", server="small", chunked=True),
+]
+
+IDS = [c.id for c in CASES]
+assert len(IDS) == len(set(IDS)), [i for i in IDS if IDS.count(i) > 1]
+
+
+# ------------------------------------------------------------------ runner
+
+def item_matches(item, want):
+    for k, v in want.items():
+        got = item.get(k)
+        if isinstance(v, Prefix):
+            ok = isinstance(got, str) and got.startswith(v)
+        elif isinstance(v, Sub):
+            ok = isinstance(got, str) and v in got
+        else:
+            ok = got == v and type(got) is type(v)
+        if not ok:
+            return False
+    return True
+
+
+def snapshot(client):
+    devs = client.get("/v1/devices", expect=200).json
+    rows = {d["name"]: client.get(f"/v1/devices/{d['name']}/lut", expect=200).json
+            for d in devs["devices"]}
+    return devs, rows
+
+
+def seed(client):
+    client.put_device(DEV, unit="us", kind="cpu", description="seeded")
+    client.put_device(CYC, unit="cycles", clock_mhz=175.0)
+    client.upload(DEV, [
+        {"key": {"op": "conv2d", "cin": 32, "cout": 64, "k": 3, "h": 56, "w": 56},
+         "latency": {"mean": 812.5, "std": 3.1, "count": 20}},
+        {"key": {"op": "linear", "cin": 8, "cout": 4}, "latency": {"mean": 3.0}},
+        {"key": {"op": "relu", "cin": 7, "h": 7, "w": 7}, "latency": {"mean": 9.0}},
+    ])
+    return client
+
+
+@pytest.fixture(scope="module")
+def main_env(shared_server):
+    return seed(shared_server)
+
+
+@pytest.fixture(scope="module")
+def small_env(small_body_server):
+    return seed(small_body_server)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_bad_request(case, request):
+    client = request.getfixturevalue("small_env" if case.server == "small" else "main_env")
+    before = snapshot(client)
+    r = client.request(case.method, case.path, body=case.body, headers=case.headers,
+                       chunked=case.chunked)
+    try:
+        assert r.status == case.status, f"expected {case.status}, got {r!r}"
+        assert r.media_type == "application/problem+json", r
+        p = r.json  # validated against problem.json by the client
+        assert p["status"] == case.status
+        assert p["type"] == fmasapi.PROBLEM_BASE + case.ptype, f"type {p['type']}, want {case.ptype}"
+        assert p["errors"], r
+        if case.expect is not None:
+            alts = case.expect if isinstance(case.expect, list) else [case.expect]
+            assert any(item_matches(item, want) for item in p["errors"] for want in alts), \
+                f"no error item matches {alts}: {p['errors']}"
+        if case.allow is not None:
+            allow = {m.strip().upper() for m in r.header("Allow", "").split(",") if m.strip()}
+            assert case.allow <= allow, f"Allow {allow} lacks {case.allow - allow}"
+            assert case.method not in allow, f"Allow {allow} lists {case.method}"
+    finally:
+        # Whatever the answer, the server lives on and nothing changed.
+        assert client.get("/v1/health").status == 200
+        after = snapshot(client)
+        assert after[0] == before[0], "a rejected request changed the devices"
+        assert after[1] == before[1], "a rejected request changed a table"
+
+
+def test_case_count():
+    assert len(CASES) >= 70
+
+
+# -------------------------------------------- a few that need more than a row
+
+def test_body_of_exactly_max_body_is_accepted(small_env):
+    body = {"unit": "us", "description": ""}
+    raw = json.dumps(body)
+    body["description"] = "d" * (1024 - len(raw))
+    data = json.dumps(body).encode()
+    assert len(data) == 1024
+    small_env.request("PUT", "/v1/devices/exact", body=data, headers=JSON_CT, expect=201)
+    small_env.request("PUT", "/v1/devices/exact2", body=data + b" ", headers=JSON_CT, expect=413)
+    small_env.get("/v1/devices/exact2", expect=404)
+    small_env.delete("/v1/devices/exact", expect=204)
+
+
+def test_stale_cursor_of_another_filter_is_not_a_crash(main_env):
+    page = main_env.lut_page(DEV, "?limit=1")
+    cur = page["next_cursor"]
+    assert cur
+    # A cursor used with another op filter must give a page or a 400, never 5xx.
+    r = main_env.get(f"{LUT}?limit=1&op=relu&cursor={fmasapi.urlquote(cur)}", expect=(200, 400))
+    if r.status == 400:
+        assert any(e.get("parameter") == "cursor" for e in r.json["errors"])
