@@ -1,0 +1,254 @@
+/*
+ * daemon.c — the libmicrohttpd daemon: per-request context, body reading
+ * under the size cap, dispatch through the router table, and the response.
+ */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "server.h"
+
+typedef struct request_ctx {
+    uint64_t t_start;
+    int route;        /* router table index, -1 unknown path, -2 wrong method */
+    int pattern;      /* pattern index for metrics */
+    const char *params[FM_MAX_PATH_PARAMS];
+    size_t nparams;
+    char allow[64];
+    char *body;
+    size_t len, cap;
+    int too_large;
+    char pathbuf[1024];
+} request_ctx;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *route_label(int r)
+{
+    if (r < 0 || (size_t)r >= fm_nroutes)
+        return NULL;
+    /* Only the first route of a pattern carries the label. */
+    for (int i = 0; i < r; i++)
+        if (strcmp(fm_routes[i].pattern, fm_routes[r].pattern) == 0)
+            return NULL;
+    return fm_routes[r].pattern;
+}
+
+int fm_render_metrics(fm_server *srv, fm_buf *out)
+{
+    return fm_metrics_render(&srv->metrics, out, route_label);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *conn, fm_server *srv,
+                                     request_ctx *ctx, const char *method, fm_response *rs)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (rs->json) {
+        body = json_dumps(rs->json, JSON_COMPACT);
+        json_decref(rs->json);
+        rs->json = NULL;
+        if (!body) {
+            rs->status = 500;
+            rs->content_type = "application/problem+json";
+            body = strdup("{\"type\":\"https://fmas.dev/problems/internal\",\"title\":\"Internal error\","
+                          "\"status\":500,\"detail\":\"out of memory\",\"errors\":[{\"pointer\":\"\",\"reason\":\"out of memory\"}]}");
+        }
+        len = body ? strlen(body) : 0;
+    } else if (rs->text) {
+        body = rs->text;
+        len = rs->text_len;
+        rs->text = NULL;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (void *)"",
+                                                                body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        return MHD_NO;
+    }
+    if (rs->content_type && rs->status != 204)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rs->content_type);
+    for (size_t i = 0; i < rs->nheaders; i++)
+        MHD_add_response_header(resp, rs->header_names[i], rs->header_values[i]);
+    enum MHD_Result ret = MHD_queue_response(conn, rs->status, resp);
+    MHD_destroy_response(resp);
+    fm_metrics_record(&srv->metrics, ctx->pattern, method, rs->status, now_ns() - ctx->t_start);
+    return ret;
+}
+
+/* The media type of the request without parameters, lower-cased. */
+static void media_type(const char *header, char *out, size_t size)
+{
+    size_t n = 0;
+    if (header) {
+        while (*header == ' ' || *header == '\t')
+            header++;
+        while (*header && *header != ';' && *header != ' ' && n + 1 < size)
+            out[n++] = (char)tolower((unsigned char)*header++);
+    }
+    out[n] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    fm_server *srv = cls;
+    request_ctx *ctx = *con_cls;
+    fm_response rs = {0};
+
+    if (!ctx) {
+        ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            return MHD_NO;
+        *con_cls = ctx;
+        atomic_fetch_add(&srv->inflight, 1);
+        ctx->t_start = now_ns();
+        ctx->route = fm_route_match(method, url, ctx->pathbuf, sizeof ctx->pathbuf, ctx->params,
+                                    &ctx->nparams, ctx->allow, sizeof ctx->allow, &ctx->pattern);
+        /* Answer what needs no body before reading it. */
+        if (ctx->route == -1) {
+            fm_problem(&rs, 404, "not-found", NULL, "no route for %s", url);
+            return send_response(conn, srv, ctx, method, &rs);
+        }
+        if (ctx->route == -2) {
+            fm_problem(&rs, 405, "method-not-allowed", NULL, "%s is not allowed on %s (allowed: %s)",
+                       method, url, ctx->allow);
+            fm_add_header(&rs, "Allow", "%s", ctx->allow);
+            return send_response(conn, srv, ctx, method, &rs);
+        }
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || end == cl || n > srv->cfg.max_body) {
+                fm_problem(&rs, 413, "body-too-large", NULL,
+                           "the body is larger than the limit of %zu bytes", srv->cfg.max_body);
+                return send_response(conn, srv, ctx, method, &rs);
+            }
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_size) {
+        if (!ctx->too_large) {
+            if (ctx->len + *upload_size > srv->cfg.max_body) {
+                ctx->too_large = 1;
+                free(ctx->body);
+                ctx->body = NULL;
+                ctx->len = ctx->cap = 0;
+            } else {
+                if (ctx->len + *upload_size + 1 > ctx->cap) {
+                    size_t cap = ctx->cap ? ctx->cap : 16384;
+                    while (cap < ctx->len + *upload_size + 1)
+                        cap *= 2;
+                    char *p = realloc(ctx->body, cap);
+                    if (!p)
+                        return MHD_NO;
+                    ctx->body = p;
+                    ctx->cap = cap;
+                }
+                memcpy(ctx->body + ctx->len, upload_data, *upload_size);
+                ctx->len += *upload_size;
+                ctx->body[ctx->len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    if (ctx->too_large) {
+        fm_problem(&rs, 413, "body-too-large", NULL,
+                   "the body is larger than the limit of %zu bytes", srv->cfg.max_body);
+        return send_response(conn, srv, ctx, method, &rs);
+    }
+
+    char ctype[128];
+    media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+               ctype, sizeof ctype);
+    fm_request rq = {
+        .srv = srv,
+        .conn = conn,
+        .method = method,
+        .path = url,
+        .nparams = ctx->nparams,
+        .body = ctx->body ? ctx->body : "",
+        .body_len = ctx->len,
+        .content_type = ctype,
+    };
+    memcpy(rq.params, ctx->params, sizeof rq.params);
+    rs.status = 500;
+    fm_routes[ctx->route].handler(&rq, &rs);
+    if (!rs.json && !rs.text && rs.status != 204 && rs.status < 300)
+        fm_problem(&rs, 500, "internal", NULL, "the handler produced no body");
+    return send_response(conn, srv, ctx, method, &rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    fm_server *srv = cls;
+    request_ctx *ctx = *con_cls;
+    if (!ctx)
+        return;
+    free(ctx->body);
+    free(ctx);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->inflight, 1);
+}
+
+int fm_daemon_start(fm_server *srv, struct MHD_Daemon **out)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, srv->cfg.listen_host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(srv->cfg.listen_port);
+    } else if (inet_pton(AF_INET6, srv->cfg.listen_host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(srv->cfg.listen_port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        return EINVAL;
+    }
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, srv->cfg.listen_port, NULL, NULL, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_END);
+    if (!d)
+        return errno ? errno : EADDRINUSE;
+    *out = d;
+    return 0;
+}
+
+unsigned short fm_daemon_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}

@@ -1,0 +1,271 @@
+/*
+ * h_devices.c — health, metrics, devices and their lookup tables.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "daemon.h"
+#include "server.h"
+
+#ifndef FMAS_VERSION
+#define FMAS_VERSION "0.0.0"
+#endif
+
+void h_health(fm_request *rq, fm_response *rs)
+{
+    (void)rq;
+    fm_respond_json(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", FMAS_VERSION));
+}
+
+void h_metrics(fm_request *rq, fm_response *rs)
+{
+    fm_buf out = {0};
+    fm_render_metrics(rq->srv, &out);
+    lut_device *devs = NULL;
+    size_t n = 0;
+    int rc = lut_device_list(rq->srv->store, &devs, &n);
+    if (rc) {
+        free(out.data);
+        fm_store_failure(rs, rc, "device list");
+        return;
+    }
+    fm_buf_printf(&out, "# HELP fmas_lut_entries Rows in the lookup table of each device.\n"
+                        "# TYPE fmas_lut_entries gauge\n");
+    for (size_t i = 0; i < n; i++)
+        fm_buf_printf(&out, "fmas_lut_entries{device=\"%s\"} %llu\n", devs[i].name,
+                      (unsigned long long)devs[i].entries);
+    fm_buf_printf(&out, "# HELP fmas_lut_version Current lookup-table version of each device.\n"
+                        "# TYPE fmas_lut_version gauge\n");
+    for (size_t i = 0; i < n; i++)
+        fm_buf_printf(&out, "fmas_lut_version{device=\"%s\"} %llu\n", devs[i].name,
+                      (unsigned long long)devs[i].lut_version);
+    free(devs);
+    if (out.oom) {
+        free(out.data);
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    fm_respond_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+}
+
+/* The {name} path parameter, checked; answers 400 and returns NULL if bad. */
+static const char *device_param(fm_request *rq, fm_response *rs)
+{
+    const char *name = rq->params[0];
+    if (!lut_device_name_valid(name)) {
+        fm_problem(rs, 400, "invalid-parameter",
+                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
+                   "\"%.80s\" is not a valid device name", name);
+        return NULL;
+    }
+    return name;
+}
+
+void h_device_list(fm_request *rq, fm_response *rs)
+{
+    lut_device *devs = NULL;
+    size_t n = 0;
+    int rc = lut_device_list(rq->srv->store, &devs, &n);
+    if (rc) {
+        fm_store_failure(rs, rc, "device list");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, fm_device_to_json(&devs[i]));
+    free(devs);
+    fm_respond_json(rs, 200, json_pack("{s:o}", "devices", arr));
+}
+
+void h_device_get(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    lut_device dev;
+    int rc = lut_device_get(rq->srv->store, name, &dev);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    fm_respond_json(rs, 200, fm_device_to_json(&dev));
+}
+
+void h_device_put(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    json_t *body = fm_read_json_body(rq, rs);
+    if (!body)
+        return;
+    lut_device dev;
+    memset(&dev, 0, sizeof dev);
+    snprintf(dev.name, sizeof dev.name, "%s", name);
+    lut_error err = {.row = -1};
+    int rc = fm_device_from_json(body, &dev, &err);
+    json_decref(body);
+    if (rc) {
+        char pointer[80];
+        snprintf(pointer, sizeof pointer, "%s%s", err.field[0] ? "/" : "", err.field);
+        fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, pointer, err.reason),
+                   "%s: %s", err.field, err.reason);
+        return;
+    }
+    int created = 0;
+    rc = lut_device_put(rq->srv->store, &dev, &created);
+    if (!rc)
+        rc = lut_device_get(rq->srv->store, name, &dev);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    fm_respond_json(rs, created ? 201 : 200, fm_device_to_json(&dev));
+}
+
+void h_device_delete(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    int rc = lut_device_delete(rq->srv->store, name);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    rs->status = 204;
+}
+
+void h_lut_upload(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    const char *mode_s = fm_query(rq, "mode");
+    lut_mode mode = LUT_MODE_REPLACE;
+    if (mode_s && !strcmp(mode_s, "merge"))
+        mode = LUT_MODE_MERGE;
+    else if (mode_s && strcmp(mode_s, "replace") != 0) {
+        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "mode", "must be replace or merge"),
+                   "mode must be replace or merge");
+        return;
+    }
+    /* Unknown devices are answered before the body is parsed. */
+    lut_device dev;
+    int rc = lut_device_get(rq->srv->store, name, &dev);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    lut_entry *rows = NULL;
+    size_t n = 0;
+    if (fm_parse_batch(rq, rs, &rows, &n))
+        return;
+    lut_error err = {.row = -1};
+    rc = lut_store_put_batch(rq->srv->store, name, rows, n, mode, &dev, &err);
+    free(rows);
+    if (rc == LUT_EINVAL) {
+        json_t *e = fm_err_row(NULL, err.row, 0, NULL, err.field, err.reason);
+        fm_problem(rs, 422, "invalid-field", e, "row %ld: %s", err.row, err.reason);
+        return;
+    }
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    fm_respond_json(rs, 200, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "device", name,
+                                       "mode", mode == LUT_MODE_MERGE ? "merge" : "replace",
+                                       "accepted", (json_int_t)n, "entries", (json_int_t)dev.entries,
+                                       "lut_version", (json_int_t)dev.lut_version,
+                                       "lut_hash", dev.lut_hash));
+}
+
+/* Strict decimal in [lo, hi]; -1 if not. */
+static long parse_bounded(const char *s, long lo, long hi)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < lo || v > hi)
+        return -1;
+    return v;
+}
+
+static int wants_csv(const fm_request *rq)
+{
+    const char *accept = fm_header(rq, "Accept");
+    return accept && strstr(accept, "text/csv") != NULL;
+}
+
+void h_lut_list(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    int csv = wants_csv(rq);
+    const char *limit_s = fm_query(rq, "limit");
+    long limit = csv ? 0 : 1000;
+    if (limit_s) {
+        limit = parse_bounded(limit_s, 1, 10000);
+        if (limit < 0) {
+            fm_problem(rs, 400, "invalid-parameter",
+                       fm_err_param(NULL, "limit", "must be an integer from 1 to 10000"),
+                       "limit \"%.40s\" is not an integer from 1 to 10000", limit_s);
+            return;
+        }
+    }
+    const char *op = fm_query(rq, "op");
+    if (op && (!*op || strlen(op) >= LUT_OP_MAX)) {
+        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "op", "must be an op name"),
+                   "op must be an op name");
+        return;
+    }
+    const char *cursor = fm_query(rq, "cursor");
+    lut_entry *rows = NULL;
+    size_t n = 0;
+    char next[2 * LUT_KEY_TEXT_MAX + 8];
+    lut_device dev;
+    int rc = lut_store_list(rq->srv->store, name, op, cursor, limit > 0 ? (size_t)limit : SIZE_MAX,
+                            &rows, &n, next, sizeof next, &dev);
+    if (rc == LUT_ECURSOR) {
+        fm_problem(rs, 400, "invalid-parameter",
+                   fm_err_param(NULL, "cursor", "is not a cursor this service handed out"),
+                   "the cursor does not decode");
+        return;
+    }
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    if (csv) {
+        fm_buf out = {0};
+        fm_csv_header(&out);
+        for (size_t i = 0; i < n; i++)
+            fm_csv_row(&out, &rows[i]);
+        free(rows);
+        if (out.oom) {
+            free(out.data);
+            fm_problem(rs, 500, "internal", NULL, "out of memory");
+            return;
+        }
+        fm_respond_text(rs, 200, "text/csv; charset=utf-8", out.data, out.len);
+        fm_add_header(rs, "X-Lut-Version", "%llu", (unsigned long long)dev.lut_version);
+        fm_add_header(rs, "X-Lut-Hash", "%s", dev.lut_hash);
+        if (next[0])
+            fm_add_header(rs, "X-Next-Cursor", "%s", next);
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, fm_entry_to_json(&rows[i]));
+    free(rows);
+    fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:s, s:o, s:o}", "device", name,
+                                       "lut_version", (json_int_t)dev.lut_version,
+                                       "lut_hash", dev.lut_hash, "entries", arr,
+                                       "next_cursor", next[0] ? json_string(next) : json_null()));
+}

@@ -1,0 +1,142 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const method_names[FM_METRICS_METHODS] = {
+    "GET", "PUT", "POST", "DELETE", "HEAD", "other"};
+
+static const unsigned statuses[FM_METRICS_STATUSES] = {
+    200, 201, 204, 400, 404, 405, 406, 408, 413, 415, 422, 500, 503, 0, 0, 0};
+#define OTHER_STATUS (FM_METRICS_STATUSES - 1)
+
+/* Upper bounds in seconds; the last bucket is +Inf. */
+static const double bucket_le[FM_METRICS_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
+
+static int method_index(const char *method)
+{
+    for (int i = 0; i < FM_METRICS_METHODS - 1; i++)
+        if (strcmp(method, method_names[i]) == 0)
+            return i;
+    return FM_METRICS_METHODS - 1;
+}
+
+static int status_index(unsigned status)
+{
+    for (int i = 0; i < FM_METRICS_STATUSES; i++)
+        if (statuses[i] == status)
+            return i;
+    return OTHER_STATUS;
+}
+
+void fm_metrics_record(fm_metrics *m, int route, const char *method,
+                       unsigned status, uint64_t elapsed_ns)
+{
+    int r = (route < 0 || route >= FM_METRICS_ROUTES - 1) ? FM_METRICS_ROUTES - 1 : route;
+    atomic_fetch_add(&m->requests[r][method_index(method)][status_index(status)], 1);
+    double s = (double)elapsed_ns / 1e9;
+    int b = 0;
+    while (b < FM_METRICS_BUCKETS && s > bucket_le[b])
+        b++;
+    atomic_fetch_add(&m->buckets[r][b], 1);
+    atomic_fetch_add(&m->sum_ns[r], elapsed_ns);
+}
+
+void fm_buf_append(fm_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void fm_buf_printf(fm_buf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    if ((size_t)n < sizeof small) {
+        fm_buf_append(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->oom = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    fm_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+int fm_metrics_render(const fm_metrics *m, fm_buf *out,
+                      const char *(*route_label)(int route))
+{
+    fm_buf_printf(out, "# HELP fmas_http_requests_total HTTP requests by route, method and status.\n"
+                       "# TYPE fmas_http_requests_total counter\n");
+    for (int r = 0; r < FM_METRICS_ROUTES; r++) {
+        const char *label = r == FM_METRICS_ROUTES - 1 ? "unmatched" : route_label(r);
+        if (!label)
+            continue;
+        for (int mi = 0; mi < FM_METRICS_METHODS; mi++)
+            for (int si = 0; si < FM_METRICS_STATUSES; si++) {
+                uint64_t n = atomic_load(&m->requests[r][mi][si]);
+                if (!n)
+                    continue;
+                if (si == OTHER_STATUS || statuses[si] == 0)
+                    fm_buf_printf(out, "fmas_http_requests_total{method=\"%s\",route=\"%s\",status=\"other\"} %llu\n",
+                                  method_names[mi], label, (unsigned long long)n);
+                else
+                    fm_buf_printf(out, "fmas_http_requests_total{method=\"%s\",route=\"%s\",status=\"%u\"} %llu\n",
+                                  method_names[mi], label, statuses[si], (unsigned long long)n);
+            }
+    }
+    fm_buf_printf(out, "# HELP fmas_http_request_duration_seconds Time from the end of the request body to the response, by route.\n"
+                       "# TYPE fmas_http_request_duration_seconds histogram\n");
+    for (int r = 0; r < FM_METRICS_ROUTES; r++) {
+        const char *label = r == FM_METRICS_ROUTES - 1 ? "unmatched" : route_label(r);
+        if (!label)
+            continue;
+        uint64_t cum = 0;
+        for (int b = 0; b <= FM_METRICS_BUCKETS; b++) {
+            cum += atomic_load(&m->buckets[r][b]);
+            if (b < FM_METRICS_BUCKETS)
+                fm_buf_printf(out, "fmas_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                              label, bucket_le[b], (unsigned long long)cum);
+            else
+                fm_buf_printf(out, "fmas_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                              label, (unsigned long long)cum);
+        }
+        fm_buf_printf(out, "fmas_http_request_duration_seconds_sum{route=\"%s\"} %.9f\n", label,
+                      (double)atomic_load(&m->sum_ns[r]) / 1e9);
+        fm_buf_printf(out, "fmas_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
+                      (unsigned long long)cum);
+    }
+    return out->oom ? ENOMEM : 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * routes.c — the router table: every endpoint of fmasd, one line each.
+ * Routes of one path pattern are listed together (405 answers list them).
+ */
+#include "server.h"
+
+const fm_route fm_routes[] = {
+    {"GET", "/v1/health", h_health},
+    {"GET", "/metrics", h_metrics},
+    {"GET", "/v1/devices", h_device_list},
+    {"GET", "/v1/devices/{name}", h_device_get},
+    {"PUT", "/v1/devices/{name}", h_device_put},
+    {"DELETE", "/v1/devices/{name}", h_device_delete},
+    {"POST", "/v1/devices/{name}/lut", h_lut_upload},
+    {"GET", "/v1/devices/{name}/lut", h_lut_list},
+    {"POST", "/v1/estimate", h_estimate},
+    {"GET", "/v1/spaces", h_space_list},
+    {"POST", "/v1/spaces", h_space_create},
+    {"GET", "/v1/spaces/{id}", h_space_get},
+    {"DELETE", "/v1/spaces/{id}", h_space_delete},
+    {"POST", "/v1/spaces/{id}/expand", h_space_expand},
+    {"GET", "/v1/spaces/{id}/layers", h_space_layers},
+    {"POST", "/v1/spaces/{id}/estimate", h_space_estimate},
+};
+
+const size_t fm_nroutes = sizeof fm_routes / sizeof fm_routes[0];

@@ -1,0 +1,561 @@
+/*
+ * spaces.c — the registry of search spaces and their JSON forms.
+ */
+#include "spaces.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DOC_KIND "space"
+
+static int fault(lut_error *err, const char *field, const char *reason)
+{
+    if (err) {
+        size_t fl = strlen(field), rl = strlen(reason);
+        if (fl >= sizeof err->field)
+            fl = sizeof err->field - 1;
+        if (rl >= sizeof err->reason)
+            rl = sizeof err->reason - 1;
+        memcpy(err->field, field, fl);
+        err->field[fl] = '\0';
+        memcpy(err->reason, reason, rl);
+        err->reason[rl] = '\0';
+    }
+    return LUT_EINVAL;
+}
+
+int fm_spaces_init(fm_spaces *reg)
+{
+    memset(reg, 0, sizeof *reg);
+    return pthread_rwlock_init(&reg->lock, NULL);
+}
+
+static void space_free(fm_space *s)
+{
+    if (!s)
+        return;
+    lut_space_free(s->space);
+    json_decref(s->definition);
+    free(s);
+}
+
+void fm_spaces_release(fm_space *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        space_free(s);
+}
+
+void fm_spaces_destroy(fm_spaces *reg)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        fm_spaces_release(reg->items[i]);
+    free(reg->items);
+    pthread_rwlock_destroy(&reg->lock);
+}
+
+static int insert_locked(fm_spaces *reg, fm_space *s)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (!strcmp(lut_space_id(reg->items[i]->space), lut_space_id(s->space)))
+            return LUT_EEXIST;
+    if (reg->n == reg->cap) {
+        size_t cap = reg->cap ? reg->cap * 2 : 16;
+        fm_space **p = realloc(reg->items, cap * sizeof *p);
+        if (!p)
+            return LUT_ENOMEM;
+        reg->items = p;
+        reg->cap = cap;
+    }
+    /* Keep the registry sorted by id. */
+    size_t at = reg->n;
+    while (at > 0 && strcmp(lut_space_id(reg->items[at - 1]->space), lut_space_id(s->space)) > 0)
+        at--;
+    memmove(reg->items + at + 1, reg->items + at, (reg->n - at) * sizeof *reg->items);
+    reg->items[at] = s;
+    reg->n++;
+    return 0;
+}
+
+static int param_int(json_t *params, const char *name, int64_t *out, lut_error *err)
+{
+    json_t *v = json_object_get(params, name);
+    if (!v)
+        return 0;
+    char field[64];
+    snprintf(field, sizeof field, "/params/%s", name);
+    if (!json_is_integer(v))
+        return fault(err, field, "must be an integer");
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
+{
+    *out = NULL;
+    if (!json_is_object(def))
+        return fault(err, "", "a space definition must be an object");
+    json_t *id = NULL, *desc = NULL, *builder = NULL, *params = NULL, *genes = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(def, k, v) {
+        if (!strcmp(k, "id"))
+            id = v;
+        else if (!strcmp(k, "description"))
+            desc = v;
+        else if (!strcmp(k, "builder"))
+            builder = v;
+        else if (!strcmp(k, "params"))
+            params = v;
+        else if (!strcmp(k, "genes"))
+            genes = v;
+        else {
+            char field[80];
+            snprintf(field, sizeof field, "/%.60s", k);
+            return fault(err, field, "unknown field");
+        }
+    }
+    if (!json_is_string(id))
+        return fault(err, "/id", id ? "must be a string" : "is required");
+    if (desc && !json_is_string(desc))
+        return fault(err, "/description", "must be a string");
+    if (builder && !json_is_null(builder) && !json_is_string(builder))
+        return fault(err, "/builder", "must be a builder name (a string)");
+    if (builder && json_is_null(builder))
+        builder = NULL;
+    if (!!builder == !!genes)
+        return fault(err, builder ? "/genes" : "/builder",
+                     builder ? "a builder space takes its genes from the builder; leave genes out"
+                             : "give either a builder (with params) or genes (a categorical space)");
+    lut_space *sp = NULL;
+    lut_error e = {.row = -1};
+    int rc;
+    json_t *canon = json_object();
+    json_object_set(canon, "id", id);
+    json_object_set_new(canon, "description", json_string(desc ? json_string_value(desc) : ""));
+    if (builder) {
+        lut_space_params p;
+        lut_space_params_default(&p);
+        if (params) {
+            if (!json_is_object(params)) {
+                json_decref(canon);
+                return fault(err, "/params", "must be an object");
+            }
+            json_object_foreach(params, k, v) {
+                if (strcmp(k, "input_size") && strcmp(k, "num_classes") && strcmp(k, "output_stride")) {
+                    char field[80];
+                    snprintf(field, sizeof field, "/params/%.60s", k);
+                    json_decref(canon);
+                    return fault(err, field, "unknown parameter (input_size, num_classes, output_stride)");
+                }
+            }
+            if (param_int(params, "input_size", &p.input_size, err) ||
+                param_int(params, "num_classes", &p.num_classes, err) ||
+                param_int(params, "output_stride", &p.output_stride, err)) {
+                json_decref(canon);
+                return LUT_EINVAL;
+            }
+        }
+        rc = lut_space_create(&sp, json_string_value(id), desc ? json_string_value(desc) : NULL,
+                              json_string_value(builder), &p, &e);
+        if (rc) {
+            json_decref(canon);
+            char field[80];
+            if (!strcmp(e.field, "id") || !strcmp(e.field, "builder") || !strcmp(e.field, "description"))
+                snprintf(field, sizeof field, "/%s", e.field);
+            else
+                snprintf(field, sizeof field, "/params/%s", e.field);
+            return fault(err, field, e.reason);
+        }
+        json_object_set(canon, "builder", builder);
+        json_object_set_new(canon, "params", json_pack("{s:I, s:I, s:I}", "input_size", (json_int_t)p.input_size,
+                                                       "num_classes", (json_int_t)p.num_classes,
+                                                       "output_stride", (json_int_t)p.output_stride));
+    } else {
+        if (!json_is_array(genes) || json_array_size(genes) == 0 ||
+            json_array_size(genes) > LUT_SPACE_MAX_GENES) {
+            json_decref(canon);
+            return fault(err, "/genes", "must be an array of 1 to 1024 genes {name, choices}");
+        }
+        size_t n = json_array_size(genes);
+        lut_space_gene *gs = calloc(n, sizeof *gs);
+        double *vals = calloc(n * LUT_SPACE_MAX_CHOICES, sizeof *vals);
+        rc = (gs && vals) ? 0 : LUT_ENOMEM;
+        for (size_t i = 0; !rc && i < n; i++) {
+            json_t *g = json_array_get(genes, i);
+            char field[80];
+            json_t *name = json_object_get(g, "name"), *choices = json_object_get(g, "choices");
+            if (!json_is_object(g) || json_object_size(g) != 2 || !json_is_string(name) ||
+                !json_is_array(choices)) {
+                snprintf(field, sizeof field, "/genes/%zu", i);
+                rc = fault(err, field, "a gene is {\"name\": string, \"choices\": [numbers]}");
+                break;
+            }
+            size_t nc = json_array_size(choices);
+            if (nc == 0 || nc > LUT_SPACE_MAX_CHOICES) {
+                snprintf(field, sizeof field, "/genes/%zu/choices", i);
+                rc = fault(err, field, "must hold 1 to 256 numbers");
+                break;
+            }
+            for (size_t j = 0; j < nc; j++) {
+                json_t *c = json_array_get(choices, j);
+                if (!json_is_number(c)) {
+                    snprintf(field, sizeof field, "/genes/%zu/choices/%zu", i, j);
+                    rc = fault(err, field, "must be a number");
+                    break;
+                }
+                vals[i * LUT_SPACE_MAX_CHOICES + j] = json_number_value(c);
+            }
+            gs[i].name = json_string_value(name);
+            gs[i].choices = vals + i * LUT_SPACE_MAX_CHOICES;
+            gs[i].n_choices = nc;
+        }
+        if (!rc) {
+            rc = lut_space_create_categorical(&sp, json_string_value(id), desc ? json_string_value(desc) : NULL,
+                                              gs, n, &e);
+            if (rc == LUT_EINVAL) {
+                char field[80];
+                long gi = -1;
+                for (size_t i = 0; i < n && gi < 0; i++)
+                    if (!strcmp(gs[i].name, e.field))
+                        gi = (long)i;
+                if (!strcmp(e.field, "id") || !strcmp(e.field, "description"))
+                    snprintf(field, sizeof field, "/%s", e.field);
+                else if (gi >= 0)
+                    snprintf(field, sizeof field, "/genes/%ld", gi);
+                else if (!strncmp(e.field, "genes", 5))
+                    snprintf(field, sizeof field, "/%s", e.field);
+                else
+                    snprintf(field, sizeof field, "/genes");
+                fault(err, field, e.reason);
+            } else if (rc) {
+                fault(err, "", lut_strerror(rc));
+            }
+        }
+        free(gs);
+        free(vals);
+        if (rc) {
+            json_decref(canon);
+            return rc;
+        }
+        json_object_set_new(canon, "builder", json_null());
+        json_t *garr = json_array();
+        for (size_t i = 0; i < lut_space_gene_count(sp); i++) {
+            const lut_space_gene *g = lut_space_gene_at(sp, i);
+            json_t *ch = json_array();
+            for (size_t j = 0; j < g->n_choices; j++)
+                json_array_append_new(ch, json_real(g->choices[j]));
+            json_array_append_new(garr, json_pack("{s:s, s:o}", "name", g->name, "choices", ch));
+        }
+        json_object_set_new(canon, "genes", garr);
+    }
+    fm_space *s = calloc(1, sizeof *s);
+    if (!s) {
+        lut_space_free(sp);
+        json_decref(canon);
+        return LUT_ENOMEM;
+    }
+    s->space = sp;
+    s->definition = canon;
+    atomic_init(&s->refs, 1);
+    *out = s;
+    return 0;
+}
+
+int fm_spaces_load(fm_spaces *reg, lut_store *store)
+{
+    const char *const *builders = lut_space_builders();
+    for (size_t i = 0; builders[i]; i++) {
+        json_t *def = json_pack("{s:s, s:s}", "id", builders[i], "builder", builders[i]);
+        fm_space *s;
+        lut_error err = {.row = -1};
+        int rc = fm_space_from_definition(def, &s, &err);
+        json_decref(def);
+        if (rc)
+            return rc;
+        s->builtin = 1;
+        if ((rc = insert_locked(reg, s))) {
+            space_free(s);
+            return rc;
+        }
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    int rc = lut_store_doc_ids(store, DOC_KIND, &ids, &n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        void *data = NULL;
+        size_t len = 0;
+        if (lut_store_doc_get(store, DOC_KIND, ids[i], &data, &len) == 0) {
+            json_error_t jerr;
+            json_t *def = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+            fm_space *s = NULL;
+            lut_error err = {.row = -1};
+            if (def && fm_space_from_definition(def, &s, &err) == 0 && insert_locked(reg, s) != 0)
+                space_free(s);
+            else if (!def || !s)
+                fprintf(stderr, "fmasd: stored space %s does not load: %s\n", ids[i],
+                        def ? err.reason : jerr.text);
+            json_decref(def);
+        }
+        free(data);
+        free(ids[i]);
+    }
+    free(ids);
+    return 0;
+}
+
+fm_space *fm_spaces_get(fm_spaces *reg, const char *id)
+{
+    fm_space *found = NULL;
+    pthread_rwlock_rdlock(&reg->lock);
+    for (size_t i = 0; i < reg->n && !found; i++)
+        if (!strcmp(lut_space_id(reg->items[i]->space), id)) {
+            found = reg->items[i];
+            atomic_fetch_add(&found->refs, 1);
+        }
+    pthread_rwlock_unlock(&reg->lock);
+    return found;
+}
+
+int fm_spaces_list(fm_spaces *reg, fm_space ***out, size_t *n)
+{
+    pthread_rwlock_rdlock(&reg->lock);
+    fm_space **arr = malloc((reg->n ? reg->n : 1) * sizeof *arr);
+    if (!arr) {
+        pthread_rwlock_unlock(&reg->lock);
+        return LUT_ENOMEM;
+    }
+    for (size_t i = 0; i < reg->n; i++) {
+        arr[i] = reg->items[i];
+        atomic_fetch_add(&arr[i]->refs, 1);
+    }
+    *n = reg->n;
+    pthread_rwlock_unlock(&reg->lock);
+    *out = arr;
+    return 0;
+}
+
+int fm_spaces_add(fm_spaces *reg, lut_store *store, fm_space *s)
+{
+    const char *id = lut_space_id(s->space);
+    pthread_rwlock_wrlock(&reg->lock);
+    for (size_t i = 0; i < reg->n; i++)
+        if (!strcmp(lut_space_id(reg->items[i]->space), id)) {
+            pthread_rwlock_unlock(&reg->lock);
+            return LUT_EEXIST;
+        }
+    char *doc = json_dumps(s->definition, JSON_COMPACT | JSON_SORT_KEYS);
+    int rc = doc ? lut_store_doc_put(store, DOC_KIND, id, doc, strlen(doc)) : LUT_ENOMEM;
+    free(doc);
+    if (!rc)
+        rc = insert_locked(reg, s);
+    pthread_rwlock_unlock(&reg->lock);
+    return rc;
+}
+
+int fm_spaces_remove(fm_spaces *reg, lut_store *store, const char *id)
+{
+    pthread_rwlock_wrlock(&reg->lock);
+    int rc = LUT_ENOTFOUND;
+    for (size_t i = 0; i < reg->n; i++) {
+        if (strcmp(lut_space_id(reg->items[i]->space), id) != 0)
+            continue;
+        if (reg->items[i]->builtin) {
+            rc = LUT_EEXIST;
+            break;
+        }
+        rc = lut_store_doc_delete(store, DOC_KIND, id);
+        if (rc)
+            break;
+        fm_spaces_release(reg->items[i]);
+        memmove(reg->items + i, reg->items + i + 1, (reg->n - i - 1) * sizeof *reg->items);
+        reg->n--;
+        break;
+    }
+    pthread_rwlock_unlock(&reg->lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------- JSON */
+
+json_t *fm_genome_json(const lut_space *space, const int *genome)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < lut_space_gene_count(space); i++)
+        json_array_append_new(a, json_integer(genome[i]));
+    return a;
+}
+
+static json_t *choice_json(double v)
+{
+    /* Integral choices read as integers (widths, flags), others as reals. */
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        return json_integer((json_int_t)v);
+    return json_real(v);
+}
+
+json_t *fm_genome_named_json(const lut_space *space, const int *genome)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < lut_space_gene_count(space); i++) {
+        const lut_space_gene *g = lut_space_gene_at(space, i);
+        json_object_set_new(o, g->name, choice_json(g->choices[genome[i]]));
+    }
+    return o;
+}
+
+json_t *fm_space_json(const fm_space *s, int full)
+{
+    const lut_space *sp = s->space;
+    char count[LUT_SPACE_COUNT_MAX];
+    lut_space_count(sp, count, sizeof count);
+    /* Exact as a JSON number up to 2^53, as a decimal string beyond. */
+    json_t *subnets;
+    if (strlen(count) < 16 || (strlen(count) == 16 && strcmp(count, "9007199254740992") <= 0))
+        subnets = json_integer((json_int_t)strtoll(count, NULL, 10));
+    else
+        subnets = json_string(count);
+    const char *builder = lut_space_builder(sp);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:b, s:I, s:o}", "id", lut_space_id(sp),
+                          "description", lut_space_description(sp),
+                          "builder", builder[0] ? json_string(builder) : json_null(),
+                          "builtin", s->builtin, "gene_count", (json_int_t)lut_space_gene_count(sp),
+                          "subnets", subnets);
+    if (lut_space_has_builder(sp)) {
+        const lut_space_params *p = lut_space_get_params(sp);
+        json_object_set_new(o, "params", json_pack("{s:I, s:I, s:I}", "input_size", (json_int_t)p->input_size,
+                                                   "num_classes", (json_int_t)p->num_classes,
+                                                   "output_stride", (json_int_t)p->output_stride));
+    } else {
+        json_object_set_new(o, "params", json_null());
+    }
+    if (!full)
+        return o;
+    size_t ng = lut_space_gene_count(sp);
+    json_t *genes = json_array();
+    for (size_t i = 0; i < ng; i++) {
+        const lut_space_gene *g = lut_space_gene_at(sp, i);
+        json_t *ch = json_array();
+        for (size_t j = 0; j < g->n_choices; j++)
+            json_array_append_new(ch, choice_json(g->choices[j]));
+        json_t *gj = json_pack("{s:s, s:o}", "name", g->name, "choices", ch);
+        long gate = lut_space_gene_gate(sp, i);
+        if (gate >= 0)
+            json_object_set_new(gj, "gated_by", json_string(lut_space_gene_at(sp, (size_t)gate)->name));
+        json_array_append_new(genes, gj);
+    }
+    int *gmax = calloc(ng ? ng : 1, sizeof *gmax), *gmin = calloc(ng ? ng : 1, sizeof *gmin);
+    if (gmax && gmin) {
+        lut_space_genome_max(sp, gmax);
+        lut_space_genome_min(sp, gmin);
+        json_object_set_new(o, "genomes", json_pack("{s:o, s:o}", "max", fm_genome_json(sp, gmax),
+                                                    "min", fm_genome_json(sp, gmin)));
+    }
+    free(gmax);
+    free(gmin);
+    json_object_set_new(o, "genes", genes);
+    if (lut_space_has_builder(sp))
+        json_object_set_new(o, "max_layers", json_integer((json_int_t)lut_space_max_layers(sp)));
+    return o;
+}
+
+/* A JSON pointer token for a gene name (RFC 6901 escapes ~ and /). */
+static void pointer_token(const char *name, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *name && n + 3 < size; name++) {
+        if (*name == '~')
+            out[n++] = '~', out[n++] = '0';
+        else if (*name == '/')
+            out[n++] = '~', out[n++] = '1';
+        else
+            out[n++] = *name;
+    }
+    out[n] = '\0';
+}
+
+int fm_genome_from_json(const lut_space *space, json_t *v, int *genome, lut_error *err)
+{
+    size_t ng = lut_space_gene_count(space);
+    lut_error e = {.row = -1};
+    int rc;
+    if (json_is_array(v)) {
+        size_t n = json_array_size(v);
+        int64_t *idx = malloc((n ? n : 1) * sizeof *idx);
+        if (!idx)
+            return LUT_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            json_t *x = json_array_get(v, i);
+            if (!json_is_integer(x)) {
+                char field[32];
+                snprintf(field, sizeof field, "/%zu", i);
+                char reason[160];
+                snprintf(reason, sizeof reason, "gene %s: a choice index must be an integer",
+                         i < ng ? lut_space_gene_at(space, i)->name : "(beyond the last gene)");
+                free(idx);
+                return fault(err, field, reason);
+            }
+            idx[i] = json_integer_value(x);
+        }
+        rc = lut_space_genome_from_indices(space, idx, n, genome, &e);
+        free(idx);
+        if (rc == LUT_EINVAL) {
+            long gi = lut_space_gene_index(space, e.field);
+            char field[32], reason[256];
+            if (gi >= 0)
+                snprintf(field, sizeof field, "/%ld", gi);
+            else
+                field[0] = '\0';
+            if (gi >= 0)
+                snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
+            else
+                snprintf(reason, sizeof reason, "%.200s", e.reason);
+            return fault(err, field, reason);
+        }
+        return rc;
+    }
+    if (json_is_object(v)) {
+        size_t n = json_object_size(v);
+        const char **names = malloc((n ? n : 1) * sizeof *names);
+        double *vals = malloc((n ? n : 1) * sizeof *vals);
+        if (!names || !vals) {
+            free(names);
+            free(vals);
+            return LUT_ENOMEM;
+        }
+        size_t i = 0;
+        const char *k;
+        json_t *x;
+        rc = 0;
+        json_object_foreach(v, k, x) {
+            if (!json_is_number(x)) {
+                char tok[96], field[100], reason[160];
+                pointer_token(k, tok, sizeof tok);
+                snprintf(field, sizeof field, "/%s", tok);
+                snprintf(reason, sizeof reason, "gene %.60s: the chosen value must be a number", k);
+                rc = fault(err, field, reason);
+                break;
+            }
+            names[i] = k;
+            vals[i++] = json_number_value(x);
+        }
+        if (!rc) {
+            rc = lut_space_genome_from_values(space, names, vals, n, genome, &e);
+            if (rc == LUT_EINVAL) {
+                char tok[96], field[100], reason[256];
+                pointer_token(e.field, tok, sizeof tok);
+                snprintf(field, sizeof field, "%s%s", strcmp(e.field, "length") ? "/" : "",
+                         strcmp(e.field, "length") ? tok : "");
+                snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
+                fault(err, field, reason);
+            }
+        }
+        free(names);
+        free(vals);
+        return rc;
+    }
+    return fault(err, "", "a genome is an array of choice indices or an object gene name → value");
+}
