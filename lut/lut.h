@@ -36,7 +36,8 @@ enum {
     LUT_EFAULT = -30004,   /* a fault injected by a test hook */
     LUT_ECORRUPT = -30005, /* a stored record does not decode */
     LUT_EEMPTY = -30006,   /* an empty batch */
-    LUT_ECURSOR = -30007   /* a listing cursor that does not decode */
+    LUT_ECURSOR = -30007,  /* a listing cursor that does not decode */
+    LUT_EEXIST = -30008    /* the thing to create exists already */
 };
 
 /* Text for any code this library returns (LUT_E*, errno or LMDB). */
@@ -47,7 +48,7 @@ const char *lut_strerror(int rc);
  * lut_error *; row is the 0-based batch row, or -1 when not about a row. */
 typedef struct lut_error {
     long row;
-    char field[32];
+    char field[64];
     char reason[192];
 } lut_error;
 
@@ -57,6 +58,7 @@ typedef struct lut_error {
 #define LUT_DTYPE_MAX 16   /* dtype names: [a-z0-9_]{1,15} */
 #define LUT_NAME_MAX 65    /* device names: [a-z0-9._-]{1,64} */
 #define LUT_KEY_TEXT_MAX 256
+#define LUT_CURSOR_MAX (2 * LUT_KEY_TEXT_MAX + 1) /* listing cursor + NUL */
 
 /* Upper bounds on attributes, so that every cost fits in 63 bits. */
 #define LUT_MAX_CHANNELS  (1 << 20)
@@ -104,27 +106,41 @@ void lut_key_init(lut_key *key);
  *   add, relu       cin, h, w
  *   concat          cout, h, w (cin defaults to cout)
  *   any other op    nothing; what is given is range-checked
- * Every size given must be >= 1 and within the LUT_MAX_* bounds; pad >= 0.
- * Attributes that an op does not use are reset to their defaults so that
- * spelling them out never makes a different key. On failure returns
- * LUT_EINVAL and fills err (field, reason); err may be NULL.
+ * Every size given must be >= 1 and within the LUT_MAX_* bounds; pad is
+ * 0..LUT_MAX_SPATIAL; bias and bn 0 or 1; op and dtype [a-z0-9_]. For the
+ * ops that keep the channel count a given cout must equal cin.
+ * Attributes that an op does not use are ignored (not range-checked) and
+ * reset to their defaults so that spelling them out never makes a different
+ * key; out_h and out_w are 0 except for upsample, and the sizes never given
+ * to an unknown op (cin, cout, h, w, out_h, out_w) are 0. For the known ops
+ * the key must also pass lut_key_cost (a non-empty output, costs within
+ * 2^62), so a canonical key always has a cost.
+ * On failure returns LUT_EINVAL and fills err: field is the attribute name
+ * ("op", "dtype", "cin", "cout", "k", "stride", "dilation", "groups", "h",
+ * "w", "pad", "out_h", "out_w", "bias", "bn", or "macs"/"params"), reason a
+ * sentence such as "must divide cin (30) and cout (64)"; err may be NULL.
+ * Canonicalizing a canonical key of a known op leaves it unchanged.
  */
 int lut_key_canonicalize(lut_key *key, lut_error *err);
 
 int lut_key_equal(const lut_key *a, const lut_key *b);
 
-/* 64-bit hash of a canonical key (stable across runs and machines). */
+/* 64-bit hash of a canonical key (stable across runs and machines). It
+ * reads every byte of the key: only canonical keys hash consistently. */
 uint64_t lut_key_hash(const lut_key *key);
 
 /*
  * The canonical text of a canonical key, e.g.
  * "conv2d;cin=3;cout=32;k=3;s=2;d=1;g=1;p=1;h=513;w=513;oh=0;ow=0;b=0;bn=1;fp32".
  * It is the LMDB key of the row, sorts the table, and feeds lut_hash.
- * Returns the length written (< size) or a negative code if size is short.
+ * Returns the length written (< size) or LUT_EINVAL if size is short
+ * (LUT_KEY_TEXT_MAX is always enough).
  */
 int lut_key_format(const lut_key *key, char *buf, size_t size);
 
-/* Parse canonical text back into a canonical key. */
+/* Parse canonical text (len bytes, no NUL needed) back into a canonical
+ * key. Anything but the exact canonical text of a canonical key (another
+ * field order, leading zeros, a non-canonical value) is LUT_EINVAL. */
 int lut_key_parse(const char *text, size_t len, lut_key *key);
 
 /* ------------------------------------------------------------- costs */
@@ -166,7 +182,9 @@ typedef struct lut_entry {
     uint64_t macs;      /* valid when has_macs */
 } lut_entry;
 
-/* Range checks of one row (finite mean >= 0, finite std >= 0, count >= 1). */
+/* Range checks of one row (finite mean >= 0, finite std >= 0, count >= 1,
+ * has_macs 0 or 1); err->field is "mean", "std", "count" or "macs". The key
+ * is not checked here. */
 int lut_entry_check(const lut_entry *row, lut_error *err);
 
 /* ----------------------------------------------------------- devices */
@@ -191,7 +209,9 @@ typedef struct lut_device {
 /* Valid device names: [a-z0-9._-]{1,64}. */
 int lut_device_name_valid(const char *name);
 
-/* Check the user-settable fields (name, unit, clock, kind, description). */
+/* Check the user-settable fields (name, unit, clock, kind, description,
+ * measured); err->field names the field ("name", "unit", "clock_mhz",
+ * "kind", "description", "measured"). */
 int lut_device_check(const lut_device *dev, lut_error *err);
 
 /* Milliseconds per unit of the device, or 0 if it cannot be known
@@ -211,7 +231,8 @@ typedef struct lut_store_options {
     void *fault_ctx;
 } lut_store_options;
 
-/* Open (creating if needed) the store in directory dir. opt may be NULL. */
+/* Open (creating if needed) the store in directory dir; missing
+ * directories are created with mode 0700. opt may be NULL. */
 int lut_store_open(lut_store **out, const char *dir, const lut_store_options *opt);
 void lut_store_close(lut_store *store);
 
@@ -219,10 +240,13 @@ void lut_store_close(lut_store *store);
 size_t lut_store_map_size(const lut_store *store);
 
 /* Create or update a device's own fields; its table, version and hash are
- * kept. *created (may be NULL) says whether it was new. */
+ * kept. *created (may be NULL) says whether it was new. A new device has
+ * lut_version 0, no entries and the lut_hash of an empty table. LUT_EINVAL
+ * if lut_device_check fails (call it first for the reason). */
 int lut_device_put(lut_store *store, const lut_device *dev, int *created);
 int lut_device_get(lut_store *store, const char *name, lut_device *out);
-/* All devices sorted by name. *out is malloc'd; free() it. */
+/* All devices sorted by name. *out is malloc'd; free() it (NULL when
+ * *n is 0). */
 int lut_device_list(lut_store *store, lut_device **out, size_t *n);
 /* Remove a device and its whole table in one transaction. */
 int lut_device_delete(lut_store *store, const char *name);
@@ -237,6 +261,11 @@ typedef enum lut_mode { LUT_MODE_REPLACE = 0, LUT_MODE_MERGE = 1 } lut_mode;
  * mode says (replace: the later row wins). On success the device's
  * lut_version is incremented, lut_hash recomputed over its sorted rows, and
  * *after (may be NULL) receives the device as committed.
+ * In merge mode a row given without macs keeps the stored macs; a row with
+ * macs sets them. Errors: LUT_ENOTFOUND (unknown device, checked first),
+ * LUT_EEMPTY (n == 0), LUT_EINVAL (err: row, field, reason; a key that is
+ * not canonical names its first differing attribute), the fault hook's code
+ * (err->row is the row), LUT_ECORRUPT, or an LMDB/errno code.
  */
 int lut_store_put_batch(lut_store *store, const char *device,
                         const lut_entry *rows, size_t n, lut_mode mode,
@@ -248,12 +277,32 @@ int lut_store_put_batch(lut_store *store, const char *device,
  * next_cursor of the previous page (opaque text; LUT_ECURSOR if it does not
  * decode). *rows is malloc'd (free()); next_cursor receives "" on the last
  * page. dev (may be NULL) receives the device as of the same snapshot.
+ * A cursor is at most LUT_CURSOR_MAX bytes with its NUL; a shorter
+ * next_cursor_size that would be needed is LUT_EINVAL, as are limit 0 and
+ * an op that is not [a-z0-9_]{1,31}. Unknown device: LUT_ENOTFOUND.
  */
 int lut_store_list(lut_store *store, const char *device, const char *op,
                    const char *cursor, size_t limit,
                    lut_entry **rows, size_t *n,
                    char *next_cursor, size_t next_cursor_size,
                    lut_device *dev);
+
+/*
+ * Documents: small opaque byte strings by (kind, id), kept in the same LMDB
+ * environment for the rest of the service (registered search spaces, for
+ * one). kind and id are 1..64 bytes without NUL. Writes are synced like
+ * batches. lut_store_doc_get hands out a malloc'd copy (free()).
+ * lut_store_doc_ids lists the ids of a kind in byte order: *ids and each
+ * string are malloc'd (free() each, then the array; *ids is NULL when *n
+ * is 0). A kind or id out of bounds is LUT_EINVAL; get and delete of a
+ * missing document are LUT_ENOTFOUND; put creates or overwrites.
+ */
+int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
+                      const void *data, size_t len);
+int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
+                      void **data, size_t *len);
+int lut_store_doc_delete(lut_store *store, const char *kind, const char *id);
+int lut_store_doc_ids(lut_store *store, const char *kind, char ***ids, size_t *n);
 
 /* ------------------------------------------------------------- tables */
 
@@ -265,11 +314,16 @@ int lut_store_list(lut_store *store, const char *device, const char *op,
 typedef struct lut_table lut_table;
 
 /* A reference to the device's current table (built or reused); release it
- * with lut_table_release. Safe from many threads at once. */
+ * with lut_table_release. Safe from many threads at once. The table is read
+ * in the same snapshot as its device record, so its rows are exactly those
+ * of its lut_version; it is reused while the device record (version, hash
+ * and own fields) is unchanged. LUT_ENOTFOUND for an unknown device. */
 int lut_store_table(lut_store *store, const char *device, lut_table **out);
 void lut_table_release(lut_table *table);
 
-/* Build a table from rows directly (benchmarks, tests). dev may be NULL. */
+/* Build a table from rows directly (benchmarks, tests); of rows with equal
+ * keys the later wins. dev may be NULL: the table's device is then all
+ * zero but for entries, the number of distinct keys. */
 int lut_table_build(const lut_device *dev, const lut_entry *rows, size_t n,
                     lut_table **out);
 
@@ -291,7 +345,7 @@ typedef struct lut_sum {
 
 /* Sum the latency of a network's canonical layers. The index of each layer
  * without a row is written to missing_idx (at most missing_cap of them;
- * missing_idx may be NULL). */
+ * missing_idx may be NULL). Allocates nothing; a NULL table has no rows. */
 void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
                    lut_sum *out, size_t *missing_idx, size_t missing_cap);
 
