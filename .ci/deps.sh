@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fmas needs, when they are missing.
+# Sourced by tests/run and server/run; prints the exact apt-get line when
+# it cannot install them itself (not root).
+fmas_deps() {
+    local pkgs=(build-essential cmake pkg-config curl
+                libmicrohttpd-dev libjansson-dev libgsl-dev liblmdb-dev
+                libcurl4-openssl-dev libcmocka-dev
+                python3 python3-pytest python3-jsonschema python3-numpy
+                python3-torch python3-torchvision python3-sklearn)
+    local missing=() p
+    for p in "${pkgs[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$p")
+        fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "fmas: installing missing packages: ${missing[*]}" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    else
+        echo "fmas: run as root, or install them first:" >&2
+        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        return 1
+    fi
+}

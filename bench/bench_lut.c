@@ -1,0 +1,169 @@
+/*
+ * bench_lut.c — in-process estimate throughput of the lut library on the
+ * data of gen_lut_data.py. Prints "bench_lut <variant> networks_per_s N".
+ *   full:   raw layer attributes → canonical key → MACs/params → lookup → sum
+ *   lookup: canonical keys already built → lut_table_sum
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lut.h"
+
+typedef struct raw_layer {
+    char op[16];
+    long v[8]; /* cin cout k stride dilation groups h w */
+} raw_layer;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int parse_line(char *line, raw_layer *l)
+{
+    char *save = line, *comma = strchr(line, ',');
+    if (!comma || (size_t)(comma - save) >= sizeof l->op)
+        return -1;
+    memcpy(l->op, save, (size_t)(comma - save));
+    l->op[comma - save] = '\0';
+    char *p = comma + 1;
+    for (int i = 0; i < 8; i++) {
+        char *end;
+        l->v[i] = strtol(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+static void raw_to_key(const raw_layer *r, lut_key *k)
+{
+    lut_key_init(k);
+    snprintf(k->op, sizeof k->op, "%s", r->op);
+    k->cin = r->v[0], k->cout = r->v[1], k->k = r->v[2], k->stride = r->v[3];
+    k->dilation = r->v[4], k->groups = r->v[5], k->h = r->v[6], k->w = r->v[7];
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_lut DATA_DIR [seconds]\n");
+        return 2;
+    }
+    double seconds = argc > 2 ? atof(argv[2]) : 2.0;
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/lut.csv", argv[1]);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    size_t nrows = 0, caprows = 4096;
+    lut_entry *rows = calloc(caprows, sizeof *rows);
+    if (!fgets(line, sizeof line, f)) /* header */
+        return 1;
+    while (fgets(line, sizeof line, f)) {
+        raw_layer r;
+        if (parse_line(line, &r))
+            continue;
+        char *p = line;
+        for (int c = 0; c < 9; c++)
+            p = strchr(p, ',') + 1;
+        if (nrows == caprows)
+            rows = realloc(rows, (caprows *= 2) * sizeof *rows);
+        memset(&rows[nrows], 0, sizeof rows[nrows]);
+        raw_to_key(&r, &rows[nrows].key);
+        if (lut_key_canonicalize(&rows[nrows].key, NULL))
+            continue;
+        rows[nrows].latency.mean = strtod(p, NULL);
+        rows[nrows].latency.count = 1;
+        nrows++;
+    }
+    fclose(f);
+    lut_table *table;
+    if (lut_table_build(NULL, rows, nrows, &table)) {
+        fprintf(stderr, "table build failed\n");
+        return 1;
+    }
+
+    snprintf(path, sizeof path, "%s/networks.txt", argv[1]);
+    f = fopen(path, "r");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    size_t nl = 0, capl = 1 << 18, nnets = 0, capn = 4096;
+    raw_layer *layers = malloc(capl * sizeof *layers);
+    size_t *starts = malloc((capn + 1) * sizeof *starts);
+    starts[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '\n') {
+            if (nnets + 1 >= capn)
+                starts = realloc(starts, ((capn *= 2) + 1) * sizeof *starts);
+            starts[++nnets] = nl;
+            continue;
+        }
+        if (nl == capl)
+            layers = realloc(layers, (capl *= 2) * sizeof *layers);
+        if (parse_line(line, &layers[nl]) == 0)
+            nl++;
+    }
+    fclose(f);
+    lut_key *keys = malloc(nl * sizeof *keys);
+    for (size_t i = 0; i < nl; i++) {
+        raw_to_key(&layers[i], &keys[i]);
+        lut_key_canonicalize(&keys[i], NULL);
+    }
+
+    /* full: what a request does after JSON parsing */
+    volatile double sink = 0;
+    size_t done = 0;
+    double t0 = now();
+    do {
+        for (size_t n = 0; n < nnets; n++) {
+            double total = 0;
+            unsigned long long macs = 0, params = 0;
+            size_t missing = 0;
+            for (size_t i = starts[n]; i < starts[n + 1]; i++) {
+                lut_key k;
+                lut_cost c;
+                raw_to_key(&layers[i], &k);
+                if (lut_key_canonicalize(&k, NULL) || lut_key_cost(&k, &c, NULL))
+                    continue;
+                macs += c.macs, params += c.params;
+                const lut_entry *e = lut_table_find(table, &k);
+                if (e)
+                    total += e->latency.mean;
+                else
+                    missing++;
+            }
+            sink += total + (double)macs + (double)params + (double)missing;
+        }
+        done += nnets;
+    } while (now() - t0 < seconds);
+    printf("bench_lut full networks_per_s %.0f\n", (double)done / (now() - t0));
+
+    done = 0;
+    t0 = now();
+    do {
+        for (size_t n = 0; n < nnets; n++) {
+            lut_sum s;
+            lut_table_sum(table, keys + starts[n], starts[n + 1] - starts[n], &s, NULL, 0);
+            sink += s.total;
+        }
+        done += nnets;
+    } while (now() - t0 < seconds);
+    printf("bench_lut lookup networks_per_s %.0f\n", (double)done / (now() - t0));
+    (void)sink;
+    lut_table_release(table);
+    free(rows);
+    free(layers);
+    free(starts);
+    free(keys);
+    return 0;
+}
