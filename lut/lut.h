@@ -226,7 +226,9 @@ typedef struct lut_store_options {
     size_t map_size;   /* initial LMDB map size; 0 = 256 MiB. Grown on demand. */
     int no_sync;       /* tests only: skip fsync on commit */
     /* Tests only: called before each row of a batch is written; a non-zero
-     * return aborts the batch with that code. */
+     * return aborts the batch with that code. It runs inside the write
+     * transaction (again if the batch is retried after growing the map)
+     * and must not call back into the store. */
     int (*fault_hook)(void *ctx, size_t row);
     void *fault_ctx;
 } lut_store_options;
