@@ -6,7 +6,7 @@ op,cin,cout,k,stride,dilation,groups,h,w; a blank line ends a network)."""
 import random
 import sys
 
-def main(out, n_networks=2000, layers=100, seed=7):
+def main(out, n_networks=500, layers=100, seed=7):
     rnd = random.Random(seed)
     chans = [16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 576, 960]
     sizes = [8, 16, 17, 32, 33, 64, 65, 129, 257]

@@ -356,7 +356,7 @@ int Lut_key_check_canonical(const lut_key *key, lut_error *err)
 
 int lut_key_equal(const lut_key *a, const lut_key *b)
 {
-    return memcmp(a, b, sizeof *a) == 0;
+    return Lut_key_equal(a, b);
 }
 
 /* ------------------------------------------------------------- hashing */
@@ -385,37 +385,41 @@ static inline uint64_t mum(uint64_t a, uint64_t b)
 #endif
 }
 
-/* One secret per word position (splitmix64 outputs, forced odd). */
-static const uint64_t HASH_SECRET[20] = {
+/* Secrets of the four multiplies (splitmix64 outputs, forced odd). */
+static const uint64_t HASH_SECRET[8] = {
     UINT64_C(0x2cb0f69f4abea221), UINT64_C(0x9417034723148989),
     UINT64_C(0xdd555950609dfe03), UINT64_C(0xdbafb150deb12801),
     UINT64_C(0x7e789b2e6c442cb7), UINT64_C(0xf41e5636c7e4f8c5),
     UINT64_C(0x0959d150f8fba7e5), UINT64_C(0xa97316f13cdb9eeb),
-    UINT64_C(0x74cd8258f9520069), UINT64_C(0x55c74a62e116868b),
-    UINT64_C(0xd2f4c799a2023cbd), UINT64_C(0xdf98cb79a37b51b9),
-    UINT64_C(0x396f5885524f3905), UINT64_C(0xaf1d56386ca3b277),
-    UINT64_C(0xa9ffbe6b5104e85b), UINT64_C(0x6bd0c51b9fd533b3),
-    UINT64_C(0x980ce91c50ab4b57), UINT64_C(0x28ac395780fe62c5),
-    UINT64_C(0x768912e3a6bcedc7), UINT64_C(0x50b3e8c9332c7c89),
 };
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
 
 uint64_t lut_key_hash(const lut_key *key)
 {
-    /* The key is 19 little-endian 64-bit words: op (4), dtype (2) and the
-     * 13 attributes. Canonical keys have zero bytes after op and dtype, so
-     * equal keys give equal words. Each pair of words goes through its own
-     * multiply with position secrets; the products are independent, so
-     * they pipeline, and their sum is finalized once. */
+    /* Estimates hash every layer, so this is on the hot path: the 19 words
+     * of a key are first folded into 8 with shifts and rotations (bounded
+     * attributes fit side by side), then mixed by four independent
+     * multiplies that pipeline. Folding may map two keys to one word; that
+     * only costs a probe, since lookups compare the whole key. */
     const unsigned char *p = (const unsigned char *)key;
-    uint64_t w[20], h = 0;
-    int i;
-
-    for (i = 0; i < 6; i++)
-        w[i] = load_le64(p + 8 * i);
-    memcpy(&w[6], &key->cin, A_COUNT * sizeof w[0]); /* values, not bytes */
-    w[19] = sizeof *key;
-    for (i = 0; i < 20; i += 2)
-        h += mum(w[i] ^ HASH_SECRET[i], w[i + 1] ^ HASH_SECRET[i + 1]);
+    uint64_t op = load_le64(p) ^ rotl64(load_le64(p + 8), 17) ^
+                  rotl64(load_le64(p + 16), 31) ^ rotl64(load_le64(p + 24), 47);
+    uint64_t dt = load_le64(p + 32) ^ rotl64(load_le64(p + 40), 29);
+    uint64_t ch = (uint64_t)key->cin ^ ((uint64_t)key->cout << 32);
+    uint64_t win = (uint64_t)key->k ^ ((uint64_t)key->stride << 16) ^
+                   ((uint64_t)key->dilation << 32) ^ ((uint64_t)key->bias << 48) ^
+                   ((uint64_t)key->bn << 52);
+    uint64_t grp = (uint64_t)key->groups ^ ((uint64_t)key->pad << 32);
+    uint64_t hw = (uint64_t)key->h ^ ((uint64_t)key->w << 32);
+    uint64_t out = (uint64_t)key->out_h ^ ((uint64_t)key->out_w << 32);
+    uint64_t h = mum(op ^ HASH_SECRET[0], dt ^ HASH_SECRET[1]) +
+                 mum(ch ^ HASH_SECRET[2], win ^ HASH_SECRET[3]) +
+                 mum(grp ^ HASH_SECRET[4], hw ^ HASH_SECRET[5]) +
+                 mum(out ^ HASH_SECRET[6], HASH_SECRET[7]);
     /* splitmix64 finalizer: every output bit depends on every input bit,
      * so the low bits are fit for indexing a power-of-two table. */
     h ^= h >> 30;

@@ -351,6 +351,14 @@ typedef struct lut_sum {
 void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
                    lut_sum *out, size_t *missing_idx, size_t missing_cap);
 
+/* The same for a prepared network, whose hashes[i] = lut_key_hash(&layers[i])
+ * were computed once (when the network was built): what remains per layer
+ * is one probe. The hashes do not depend on the table, so one prepared
+ * network serves every device and version. */
+void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
+                          const uint64_t *hashes, size_t n, lut_sum *out,
+                          size_t *missing_idx, size_t missing_cap);
+
 #ifdef __cplusplus
 }
 #endif

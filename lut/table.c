@@ -140,7 +140,7 @@ const lut_entry *lut_table_find_hashed(const lut_table *table,
         const table_slot *s = &table->slots[j];
         if (!s->entry)
             return NULL;
-        if (s->hash == hash && lut_key_equal(&s->entry->key, key))
+        if (s->hash == hash && Lut_key_equal(&s->entry->key, key))
             return s->entry;
         j = (j + 1) & table->mask;
     }
@@ -149,6 +149,28 @@ const lut_entry *lut_table_find_hashed(const lut_table *table,
 const lut_entry *lut_table_find(const lut_table *table, const lut_key *key)
 {
     return lut_table_find_hashed(table, key, lut_key_hash(key));
+}
+
+void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
+                          const uint64_t *hashes, size_t n, lut_sum *out,
+                          size_t *missing_idx, size_t missing_cap)
+{
+    lut_sum s = {0.0, 0, 0};
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const lut_entry *e =
+            table ? lut_table_find_hashed(table, &layers[i], hashes[i]) : NULL;
+        if (e) {
+            s.total += e->latency.mean;
+            s.hits++;
+        } else {
+            if (missing_idx && s.missing < missing_cap)
+                missing_idx[s.missing] = i;
+            s.missing++;
+        }
+    }
+    *out = s;
 }
 
 void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
