@@ -51,6 +51,80 @@ static void raw_to_key(const raw_layer *r, lut_key *k)
     k->dilation = r->v[4], k->groups = r->v[5], k->h = r->v[6], k->w = r->v[7];
 }
 
+typedef struct bench_data {
+    const lut_table *table;
+    const raw_layer *layers;
+    const lut_key *keys;
+    const uint64_t *hashes;
+    const size_t *starts;
+    size_t nnets;
+    volatile double sink;
+} bench_data;
+
+/* full: what a request does after JSON parsing */
+static void pass_full(bench_data *d)
+{
+    for (size_t n = 0; n < d->nnets; n++) {
+        double total = 0;
+        unsigned long long macs = 0, params = 0;
+        size_t missing = 0;
+        for (size_t i = d->starts[n]; i < d->starts[n + 1]; i++) {
+            lut_key k;
+            lut_cost c;
+            raw_to_key(&d->layers[i], &k);
+            if (lut_key_canonicalize(&k, NULL) || lut_key_cost(&k, &c, NULL))
+                continue;
+            macs += c.macs, params += c.params;
+            const lut_entry *e = lut_table_find(d->table, &k);
+            if (e)
+                total += e->latency.mean;
+            else
+                missing++;
+        }
+        d->sink += total + (double)macs + (double)params + (double)missing;
+    }
+}
+
+static void pass_lookup(bench_data *d)
+{
+    for (size_t n = 0; n < d->nnets; n++) {
+        lut_sum s;
+        lut_table_sum(d->table, d->keys + d->starts[n], d->starts[n + 1] - d->starts[n], &s, NULL, 0);
+        d->sink += s.total;
+    }
+}
+
+/* prepared: the hashes were computed once, when the networks were built */
+static void pass_prepared(bench_data *d)
+{
+    for (size_t n = 0; n < d->nnets; n++) {
+        lut_sum s;
+        lut_table_sum_hashed(d->table, d->keys + d->starts[n], d->hashes + d->starts[n],
+                             d->starts[n + 1] - d->starts[n], &s, NULL, 0);
+        d->sink += s.total;
+    }
+}
+
+/* Networks per second of the best of ROUNDS timed rounds: the machine is
+ * shared and noisy, and the Python peer reports its best round too. */
+static double best_rate(void (*pass)(bench_data *), bench_data *d, double seconds)
+{
+    enum { ROUNDS = 3 };
+    double best = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        size_t done = 0;
+        double t0 = now();
+        do {
+            pass(d);
+            done += d->nnets;
+        } while (now() - t0 < seconds / ROUNDS);
+        double rate = (double)done / (now() - t0);
+        if (rate > best)
+            best = rate;
+    }
+    return best;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -122,64 +196,18 @@ int main(int argc, char **argv)
         lut_key_canonicalize(&keys[i], NULL);
     }
 
-    /* full: what a request does after JSON parsing */
-    volatile double sink = 0;
-    size_t done = 0;
-    double t0 = now();
-    do {
-        for (size_t n = 0; n < nnets; n++) {
-            double total = 0;
-            unsigned long long macs = 0, params = 0;
-            size_t missing = 0;
-            for (size_t i = starts[n]; i < starts[n + 1]; i++) {
-                lut_key k;
-                lut_cost c;
-                raw_to_key(&layers[i], &k);
-                if (lut_key_canonicalize(&k, NULL) || lut_key_cost(&k, &c, NULL))
-                    continue;
-                macs += c.macs, params += c.params;
-                const lut_entry *e = lut_table_find(table, &k);
-                if (e)
-                    total += e->latency.mean;
-                else
-                    missing++;
-            }
-            sink += total + (double)macs + (double)params + (double)missing;
-        }
-        done += nnets;
-    } while (now() - t0 < seconds);
-    printf("bench_lut full networks_per_s %.0f\n", (double)done / (now() - t0));
-
-    done = 0;
-    t0 = now();
-    do {
-        for (size_t n = 0; n < nnets; n++) {
-            lut_sum s;
-            lut_table_sum(table, keys + starts[n], starts[n + 1] - starts[n], &s, NULL, 0);
-            sink += s.total;
-        }
-        done += nnets;
-    } while (now() - t0 < seconds);
-    printf("bench_lut lookup networks_per_s %.0f\n", (double)done / (now() - t0));
-
-    /* prepared: the hashes were computed once, when the networks were built */
     uint64_t *hashes = malloc(nl * sizeof *hashes);
     for (size_t i = 0; i < nl; i++)
         hashes[i] = lut_key_hash(&keys[i]);
-    done = 0;
-    t0 = now();
-    do {
-        for (size_t n = 0; n < nnets; n++) {
-            lut_sum s;
-            lut_table_sum_hashed(table, keys + starts[n], hashes + starts[n],
-                                 starts[n + 1] - starts[n], &s, NULL, 0);
-            sink += s.total;
-        }
-        done += nnets;
-    } while (now() - t0 < seconds);
-    printf("bench_lut prepared networks_per_s %.0f\n", (double)done / (now() - t0));
+    bench_data d = {table, layers, keys, hashes, starts, nnets, 0};
+    static const struct {
+        const char *name;
+        void (*pass)(bench_data *);
+    } variants[] = {{"full", pass_full}, {"lookup", pass_lookup}, {"prepared", pass_prepared}};
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
+        printf("bench_lut %s networks_per_s %.0f\n", variants[v].name,
+               best_rate(variants[v].pass, &d, seconds));
     free(hashes);
-    (void)sink;
     lut_table_release(table);
     free(rows);
     free(layers);

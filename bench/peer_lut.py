@@ -40,15 +40,19 @@ def estimate(lut, net):
             total += lat
     return total, missing
 
-def main(d, seconds=2.0):
+def main(d, seconds=2.0, rounds=3):
+    """Best of `rounds` timed rounds: the machine is shared and noisy, and
+    the C side reports its best round too."""
     lut, nets = load(d)
-    done, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        for n in nets:
-            estimate(lut, n)
-        done += len(nets)
-    rate = done / (time.perf_counter() - t0)
-    print(f"peer_lut networks_per_s {rate:.0f}")
+    best = 0.0
+    for _ in range(rounds):
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / rounds:
+            for n in nets:
+                estimate(lut, n)
+            done += len(nets)
+        best = max(best, done / (time.perf_counter() - t0))
+    print(f"peer_lut networks_per_s {best:.0f}")
 
 if __name__ == "__main__":
     main(sys.argv[1])

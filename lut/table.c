@@ -3,8 +3,10 @@
  * open-addressing hash (linear probing, power-of-two capacity, load <= 0.5)
  * from canonical key to row, shared by an atomic reference count.
  *
- * Lookups allocate nothing and format nothing: a slot holds the key's
- * 64-bit hash, so a probe compares one integer before comparing the key.
+ * Lookups allocate nothing and format nothing. The layout serves the
+ * estimate loop: slot j holds the key's hash in tags[j] and the row itself
+ * in rows[j] (no pointer to chase), so once a layer's hash is known both
+ * memory lines can be prefetched while earlier layers are being probed.
  */
 #include "lut_internal.h"
 
@@ -12,23 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct table_slot {
-    uint64_t hash;
-    const lut_entry *entry; /* NULL: empty slot */
-} table_slot;
+/* tags[j] = hash | 1 for a used slot, 0 for an empty one. */
+#define TAG(h) ((h) | 1u)
 
 struct lut_table {
     atomic_size_t refs;
     lut_device dev;
-    lut_entry *rows; /* owned; may hold superseded duplicates */
-    size_t n;        /* distinct keys */
-    table_slot *slots;
-    size_t mask;     /* capacity - 1 */
+    size_t n;          /* distinct keys */
+    size_t mask;       /* capacity - 1 */
+    uint64_t *tags;    /* capacity */
+    lut_entry *rows;   /* capacity, in slot order */
 };
 
 static void table_free(lut_table *t)
 {
-    free(t->slots);
+    free(t->tags);
     free(t->rows);
     free(t);
 }
@@ -41,7 +41,7 @@ int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
 
     *out = NULL;
     while (cap < n || cap - n < n) { /* cap >= 2n without overflowing 2n */
-        if (cap > SIZE_MAX / 2 / sizeof(table_slot)) {
+        if (cap > SIZE_MAX / 2 / sizeof(lut_entry)) {
             free(rows);
             return LUT_ENOMEM;
         }
@@ -52,34 +52,34 @@ int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
         free(rows);
         return LUT_ENOMEM;
     }
-    t->slots = calloc(cap, sizeof *t->slots);
-    if (!t->slots) {
+    t->tags = calloc(cap, sizeof *t->tags);
+    t->rows = calloc(cap, sizeof *t->rows);
+    if (!t->tags || !t->rows) {
         free(rows);
-        free(t);
+        table_free(t);
         return LUT_ENOMEM;
     }
-    t->rows = rows;
     t->mask = cap - 1;
     atomic_init(&t->refs, 1);
 
     for (i = 0; i < n; i++) {
-        uint64_t h = lut_key_hash(&rows[i].key);
-        size_t j = (size_t)h & t->mask;
+        uint64_t tag = TAG(lut_key_hash(&rows[i].key));
+        size_t j = (size_t)tag & t->mask;
         for (;;) {
-            table_slot *s = &t->slots[j];
-            if (!s->entry) {
-                s->hash = h;
-                s->entry = &rows[i];
+            if (!t->tags[j]) {
+                t->tags[j] = tag;
+                t->rows[j] = rows[i];
                 t->n++;
                 break;
             }
-            if (s->hash == h && lut_key_equal(&s->entry->key, &rows[i].key)) {
-                s->entry = &rows[i]; /* a later row of the same key wins */
+            if (t->tags[j] == tag && Lut_key_equal(&t->rows[j].key, &rows[i].key)) {
+                t->rows[j] = rows[i]; /* a later row of the same key wins */
                 break;
             }
             j = (j + 1) & t->mask;
         }
     }
+    free(rows);
 
     if (dev) {
         memcpy(&t->dev, dev, sizeof t->dev);
@@ -134,14 +134,15 @@ const lut_device *lut_table_device(const lut_table *table)
 const lut_entry *lut_table_find_hashed(const lut_table *table,
                                        const lut_key *key, uint64_t hash)
 {
-    size_t j = (size_t)hash & table->mask;
+    uint64_t tag = TAG(hash);
+    size_t j = (size_t)tag & table->mask;
 
     for (;;) {
-        const table_slot *s = &table->slots[j];
-        if (!s->entry)
+        uint64_t t = table->tags[j];
+        if (!t)
             return NULL;
-        if (s->hash == hash && Lut_key_equal(&s->entry->key, key))
-            return s->entry;
+        if (t == tag && Lut_key_equal(&table->rows[j].key, key))
+            return &table->rows[j];
         j = (j + 1) & table->mask;
     }
 }
@@ -151,6 +152,31 @@ const lut_entry *lut_table_find(const lut_table *table, const lut_key *key)
     return lut_table_find_hashed(table, key, lut_key_hash(key));
 }
 
+/* How many layers ahead the sums prefetch their slots. */
+#define AHEAD 8
+
+static inline void prefetch_slot(const lut_table *t, uint64_t hash)
+{
+    size_t j = (size_t)TAG(hash) & t->mask;
+    __builtin_prefetch(&t->tags[j]);
+    __builtin_prefetch(&t->rows[j]);
+    __builtin_prefetch((const char *)&t->rows[j] + 64);
+    __builtin_prefetch((const char *)&t->rows[j] + 128);
+}
+
+static inline void add_layer(lut_sum *s, const lut_entry *e, size_t i,
+                             size_t *missing_idx, size_t missing_cap)
+{
+    if (e) {
+        s->total += e->latency.mean;
+        s->hits++;
+    } else {
+        if (missing_idx && s->missing < missing_cap)
+            missing_idx[s->missing] = i;
+        s->missing++;
+    }
+}
+
 void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
                           const uint64_t *hashes, size_t n, lut_sum *out,
                           size_t *missing_idx, size_t missing_cap)
@@ -158,17 +184,14 @@ void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
     lut_sum s = {0.0, 0, 0};
     size_t i;
 
+    for (i = 0; table && i < n && i < AHEAD; i++)
+        prefetch_slot(table, hashes[i]);
     for (i = 0; i < n; i++) {
-        const lut_entry *e =
-            table ? lut_table_find_hashed(table, &layers[i], hashes[i]) : NULL;
-        if (e) {
-            s.total += e->latency.mean;
-            s.hits++;
-        } else {
-            if (missing_idx && s.missing < missing_cap)
-                missing_idx[s.missing] = i;
-            s.missing++;
-        }
+        if (table && i + AHEAD < n)
+            prefetch_slot(table, hashes[i + AHEAD]);
+        add_layer(&s,
+                  table ? lut_table_find_hashed(table, &layers[i], hashes[i]) : NULL,
+                  i, missing_idx, missing_cap);
     }
     *out = s;
 }
@@ -176,19 +199,24 @@ void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
 void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
                    lut_sum *out, size_t *missing_idx, size_t missing_cap)
 {
+    /* Hash a block of layers first, prefetch their slots, then probe: the
+     * probes of a block overlap their memory latency. */
+    enum { BLOCK = 16 };
+    uint64_t h[BLOCK];
     lut_sum s = {0.0, 0, 0};
-    size_t i;
+    size_t base, i;
 
-    for (i = 0; i < n; i++) {
-        const lut_entry *e = table ? lut_table_find(table, &layers[i]) : NULL;
-        if (e) {
-            s.total += e->latency.mean;
-            s.hits++;
-        } else {
-            if (missing_idx && s.missing < missing_cap)
-                missing_idx[s.missing] = i;
-            s.missing++;
+    for (base = 0; base < n; base += BLOCK) {
+        size_t m = n - base < BLOCK ? n - base : BLOCK;
+        for (i = 0; i < m; i++) {
+            h[i] = lut_key_hash(&layers[base + i]);
+            if (table)
+                prefetch_slot(table, h[i]);
         }
+        for (i = 0; i < m; i++)
+            add_layer(&s,
+                      table ? lut_table_find_hashed(table, &layers[base + i], h[i]) : NULL,
+                      base + i, missing_idx, missing_cap);
     }
     *out = s;
 }
