@@ -135,6 +135,12 @@ ROUTES = [
     ("POST", rf"/v1/devices/{NAME}/lut", {200: "lut-upload-result.json"}),
     ("GET", rf"/v1/devices/{NAME}/lut", {200: "lut-page.json"}),
     ("POST", r"/v1/estimate", {200: "estimate-response.json"}),
+    ("GET", r"/v1/spaces", {200: "space-list.json"}),
+    ("POST", r"/v1/spaces", {201: "space.json"}),
+    ("GET", rf"/v1/spaces/{NAME}", {200: "space.json"}),
+    ("POST", rf"/v1/spaces/{NAME}/expand", {200: "space-expand-response.json"}),
+    ("GET", rf"/v1/spaces/{NAME}/layers", {200: "space-layers.json"}),
+    ("POST", rf"/v1/spaces/{NAME}/estimate", {200: "space-estimate-response.json"}),
 ]
 
 # problem "type" suffix per status (400 has two, told apart by the caller).
@@ -142,6 +148,7 @@ PROBLEM_TYPES = {
     400: {"malformed-body", "invalid-parameter"},
     404: {"not-found"},
     405: {"method-not-allowed"},
+    409: {"conflict"},
     413: {"body-too-large"},
     415: {"unsupported-media-type"},
     422: {"invalid-field"},
@@ -350,6 +357,26 @@ class Client:
         q = f"?detail={detail}" if detail else ""
         return self.post(f"/v1/estimate{q}", body, expect=expect).json
 
+    def spaces(self):
+        return self.get("/v1/spaces", expect=200).json["spaces"]
+
+    def space(self, space_id):
+        return self.get(f"/v1/spaces/{space_id}", expect=200).json
+
+    def create_space(self, definition, expect=201):
+        return self.post("/v1/spaces", definition, expect=expect).json
+
+    def expand(self, space_id, genome, expect=200):
+        return self.post(f"/v1/spaces/{space_id}/expand", {"genome": genome}, expect=expect).json
+
+    def space_layers(self, space_id, device=None, expect=200):
+        q = f"?device={urlquote(device)}" if device is not None else ""
+        return self.get(f"/v1/spaces/{space_id}/layers{q}", expect=expect).json
+
+    def space_estimate(self, space_id, genomes, devices=(), expect=200):
+        return self.post(f"/v1/spaces/{space_id}/estimate",
+                         {"devices": list(devices), "genomes": list(genomes)}, expect=expect).json
+
 
 def urlquote(s):
     from urllib.parse import quote
@@ -556,3 +583,54 @@ def conv(cin, cout, h, w=None, mean=1.0, **kw):
 def key_id(key):
     """A hashable identity of a canonical key (all its attributes)."""
     return tuple(sorted(key.items()))
+
+
+# ------------------------------------------------------------ search spaces
+
+MBV2 = "deeplabv3plus-mobilenetv2"
+X65 = "deeplabv3plus-xception65"
+_KEEP = [0, 1]
+_EXPAND = [2, 3, 4, 6]
+_WIDTH = [64, 128, 192, 256]
+_LOW = [16, 24, 32, 48]
+_FRACTION = [0.25, 0.5, 0.75, 1]
+_MBV2_RESIDUAL = {3, 5, 6, 8, 9, 10, 12, 13, 15, 16}
+_HEAD = [("aspp.branch1", _KEEP, None), ("aspp.branch2", _KEEP, None),
+         ("aspp.branch3", _KEEP, None), ("aspp.pool", _KEEP, None),
+         ("aspp.width", _WIDTH, None), ("decoder.low_level", _LOW, None),
+         ("decoder.width", _WIDTH, None)]
+
+
+def _mbv2_genes():
+    genes = []
+    for i in range(2, 18):
+        if i in _MBV2_RESIDUAL:
+            genes.append((f"features.{i}.keep", _KEEP, None))
+            genes.append((f"features.{i}.expand", _EXPAND, f"features.{i}.keep"))
+        else:
+            genes.append((f"features.{i}.expand", _EXPAND, None))
+    return genes + _HEAD
+
+
+def _x65_genes():
+    genes = []
+    for i in range(16):
+        genes.append((f"middle.{i}.keep", _KEEP, None))
+        genes.append((f"middle.{i}.width", _FRACTION, f"middle.{i}.keep"))
+    genes += [("exit.block.width", _FRACTION, None), ("exit.conv3.width", _FRACTION, None),
+              ("exit.conv4.width", _FRACTION, None)]
+    return genes + _HEAD
+
+
+# docs/spaces.md: the genes of each built-in space, in order, as
+# (name, choices, gated_by or None).
+SPACE_GENES = {MBV2: _mbv2_genes(), X65: _x65_genes()}
+
+
+def max_genome(space_id):
+    return [len(c) - 1 for _, c, _ in SPACE_GENES[space_id]]
+
+
+def genome_values(space_id, genome):
+    """The object form of an index genome of a built-in space."""
+    return {n: c[i] for (n, c, _), i in zip(SPACE_GENES[space_id], genome)}

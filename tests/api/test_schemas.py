@@ -28,6 +28,26 @@ ENDPOINTS = [
     ("post", "/v1/devices/{name}/lut", "200", ["400", "404", "413", "415", "422"]),
     ("get", "/v1/devices/{name}/lut", "200", ["400", "404"]),
     ("post", "/v1/estimate", "200", ["400", "413", "415", "422"]),
+    ("get", "/v1/spaces", "200", []),
+    ("post", "/v1/spaces", "201", ["400", "409", "413", "415", "422"]),
+    ("get", "/v1/spaces/{id}", "200", ["404"]),
+    ("delete", "/v1/spaces/{id}", "204", ["404", "409"]),
+    ("post", "/v1/spaces/{id}/expand", "200", ["400", "404", "413", "415", "422"]),
+    ("get", "/v1/spaces/{id}/layers", "200", ["404"]),
+    ("post", "/v1/spaces/{id}/estimate", "200", ["400", "404", "413", "415", "422"]),
+]
+
+# (method, path, request schema or None, {status: answer schema})
+BODIES = [
+    ("post", "/v1/estimate", "estimate-request.json", {"200": "estimate-response.json"}),
+    ("get", "/v1/spaces", None, {"200": "space-list.json"}),
+    ("post", "/v1/spaces", "space-create.json", {"201": "space.json"}),
+    ("get", "/v1/spaces/{id}", None, {"200": "space.json"}),
+    ("post", "/v1/spaces/{id}/expand", "space-expand-request.json",
+     {"200": "space-expand-response.json"}),
+    ("get", "/v1/spaces/{id}/layers", None, {"200": "space-layers.json"}),
+    ("post", "/v1/spaces/{id}/estimate", "space-estimate-request.json",
+     {"200": "space-estimate-response.json"}),
 ]
 
 
@@ -42,9 +62,20 @@ def test_every_schema_file_is_valid_2020_12(schemas):
         "problem.json", "health.json", "device.json", "device-put.json",
         "device-list.json", "layer-key.json", "lut-entry.json", "lut-upload.json",
         "lut-upload-result.json", "lut-page.json", "estimate-request.json",
-        "estimate-response.json"}
+        "estimate-response.json", "space.json", "space-list.json", "space-create.json",
+        "genome.json", "space-expand-request.json", "space-expand-response.json",
+        "space-layers.json", "space-estimate-request.json", "space-estimate-response.json"}
     for name, schema in schemas.files.items():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name
+
+
+def test_canonical_names_are_the_canonical_properties(schemas):
+    """layer-key.json closes the canonical key with a list of names (fast to
+    check); it must be the list of its properties."""
+    defs = schemas.files["layer-key.json"]["$defs"]
+    assert defs["canonical_names"]["enum"] == list(defs["canonical_fields"]["properties"])
+    assert set(defs["canonical_names"]["enum"]) == \
+        set(schemas.files["layer-key.json"]["properties"]) - {"name"}
 
 
 def _refs(node, path=""):
@@ -130,6 +161,58 @@ def test_openapi_covers_every_endpoint(openapi):
     assert "Allow" in mna["headers"]
 
 
+@pytest.mark.parametrize("method,path,request_schema,answers", BODIES,
+                         ids=[f"{m}-{p}" for m, p, _, _ in BODIES])
+def test_openapi_bodies_use_the_schema_files(openapi, method, path, request_schema, answers):
+    op = openapi["paths"][path][method]
+    if request_schema is None:
+        assert "requestBody" not in op, (method, path)
+    else:
+        body = op["requestBody"]
+        assert body["required"] is True
+        assert body["content"] == {"application/json": {"schema": {"$ref": request_schema}}}
+    for status, schema in answers.items():
+        assert op["responses"][status]["content"] == \
+            {"application/json": {"schema": {"$ref": schema}}}, (method, path, status)
+
+
+def test_routes_table_matches_openapi(openapi):
+    """fmasapi.ROUTES (what the client validates answers against) says the
+    same as openapi.json for every JSON success of every path."""
+    for method, path, item in ((m, p, i) for p, i in openapi["paths"].items() for m in i
+                               if m in ("get", "put", "post", "delete")):
+        concrete = re.sub(r"\{\w+\}", "x", path)
+        for status, resp in item[method]["responses"].items():
+            if not status.startswith("2"):
+                continue
+            schema = resp.get("content", {}).get("application/json", {}).get("schema")
+            got = fmasapi.schema_for(method.upper(), concrete, int(status))
+            assert got == (schema["$ref"] if schema else None), (method, path, status)
+    conflict = openapi["components"]["responses"]["Conflict"]
+    assert conflict["content"] == {"application/problem+json": {"schema": {"$ref": "problem.json"}}}
+    assert fmasapi.PROBLEM_TYPES[409] == {"conflict"}
+
+
+# The space object of docs/api.md, with its "..." filled in.
+SPACE_GENES = [{"name": "features.2.expand", "choices": [2, 3, 4, 6]},
+               {"name": "features.3.keep", "choices": [0, 1]},
+               {"name": "features.3.expand", "choices": [2, 3, 4, 6], "gated_by": "features.3.keep"}]
+SPACE_SUMMARY = {"id": "deeplabv3plus-mobilenetv2", "description": "...",
+                 "builder": "deeplabv3plus-mobilenetv2",
+                 "params": {"input_size": 513, "num_classes": 21, "output_stride": 16},
+                 "builtin": True, "gene_count": 33, "subnets": 40960000000000}
+SPACE_DOC = dict(SPACE_SUMMARY, genes=SPACE_GENES,
+                 genomes={"max": [3, 1, 3], "min": [0, 0, 0]}, max_layers=76)
+TOY_SPACE = {"id": "toy", "description": "", "builder": None, "params": None, "builtin": False,
+             "gene_count": 2, "subnets": 9,
+             "genes": [{"name": "depth", "choices": [1, 2, 3]}, {"name": "ratio", "choices": [0.25, 0.5, 1]}],
+             "genomes": {"max": [2, 2], "min": [0, 0]}}
+
+
+def without(d, *keys):
+    return {k: v for k, v in d.items() if k not in keys}
+
+
 # The examples of docs/api.md (placeholders filled in) must validate.
 DOC_EXAMPLES = [
     ("problem.json", {
@@ -172,6 +255,53 @@ DOC_EXAMPLES = [
                      "layers": [{"index": 0, "name": "stem", "key": CANON, "out": [64, 56, 56],
                                  "macs": 0, "params": 0, "latency": {"gap8": None}}]}],
         "lut_versions": {}}),
+    # Search spaces.
+    ("space.json", SPACE_DOC),
+    ("space.json", TOY_SPACE),
+    ("space.json", dict(SPACE_DOC, id="x65", subnets="10000000000000000")),
+    ("space.json", dict(SPACE_DOC, subnets=2 ** 53)),
+    ("space.json", dict(SPACE_DOC, subnets="9007199254740993")),
+    ("space.json#/$defs/summary", SPACE_SUMMARY),
+    ("space-list.json", {"spaces": [SPACE_SUMMARY, {k: v for k, v in TOY_SPACE.items()
+                                                     if k not in ("genes", "genomes")}]}),
+    ("space-list.json", {"spaces": []}),
+    ("space-create.json", {"id": "mbv2-256", "description": "...",
+                           "builder": "deeplabv3plus-mobilenetv2", "params": {"input_size": 256}}),
+    ("space-create.json", {"id": "x65-os8", "builder": "deeplabv3plus-xception65",
+                           "params": {"input_size": 321, "num_classes": 1, "output_stride": 8}}),
+    ("space-create.json", {"id": "plain", "builder": "deeplabv3plus-xception65"}),
+    ("space-create.json", {"id": "toy", "genes": [{"name": "depth", "choices": [1, 2, 3]},
+                                                  {"name": "ratio", "choices": [0.25, 0.5, 1]}]}),
+    ("space-create.json", {"id": "toy", "builder": None, "description": "",
+                           "genes": [{"name": "A-b_c.9", "choices": [-1.5]}]}),
+    ("genome.json", [3, 1, 3]),
+    ("genome.json", {"features.2.expand": 6, "features.3.keep": 1, "middle.0.width": 0.25}),
+    ("space-expand-request.json", {"genome": [0, 0]}),
+    ("space-expand-request.json", {"genome": {"depth": 1.0}}),
+    ("space-expand-response.json", {
+        "space": "deeplabv3plus-mobilenetv2", "genome": [3, 1], "genome_named": {"a": 6, "b": 1},
+        "layer_count": 2, "macs": 5, "flops": 10, "params": 7,
+        "layers": [dict(CANON, name="backbone.high_level_features.5.conv.1.0"),
+                   {"op": "add", "cin": 32, "cout": 32, "k": 1, "stride": 1, "dilation": 1,
+                    "groups": 1, "pad": 0, "h": 64, "w": 64, "bias": False, "bn": False,
+                    "dtype": "fp32", "name": "backbone.high_level_features.5.add"}]}),
+    ("space-layers.json", {"space": "toy", "count": 0, "layers": []}),
+    ("space-layers.json", {"space": "s", "count": 1, "layers": [{"key": CANON, "macs": 1, "params": 2}]}),
+    ("space-layers.json", {"space": "s", "count": 1, "device": "gap8", "lut_version": 3,
+                           "present": 1, "missing": 0, "coverage": 1.0,
+                           "layers": [{"key": CANON, "macs": 1, "params": 2, "present": True}]}),
+    ("space-estimate-request.json", {"devices": ["gap8", "cpu-x86"],
+                                     "genomes": [[3, 1, 3], {"features.3.keep": 0}]}),
+    ("space-estimate-request.json", {"devices": [], "genomes": [[0]]}),
+    ("space-estimate-response.json", {
+        "space": "deeplabv3plus-mobilenetv2",
+        "results": [{"genome": [3, 1], "macs": 123, "flops": 246, "params": 45,
+                     "latency": {"gap8": {"total": 1.2e6, "unit": "cycles", "ms": 6.86,
+                                          "layers": 100, "hits": 98, "missing": 2,
+                                          "complete": False, "missing_keys": [CANON]}}}],
+        "lut_versions": {"gap8": 8}}),
+    ("space-estimate-response.json", {"space": "toy", "results": [{"genome": [0, 2]}],
+                                      "lut_versions": {}}),
 ]
 
 
@@ -226,6 +356,97 @@ REJECT = [
                                        "hits": 1, "missing": 1, "complete": False,
                                        "missing_keys": []}}}],
         "lut_versions": {"d": 1}}),
+    # Search spaces.
+    ("space.json", SPACE_SUMMARY),
+    ("space.json", without(SPACE_DOC, "max_layers")),
+    ("space.json", dict(TOY_SPACE, max_layers=3)),
+    ("space.json", dict(TOY_SPACE, params={"input_size": 513, "num_classes": 21, "output_stride": 16})),
+    ("space.json", dict(TOY_SPACE, builtin=True)),
+    ("space.json", dict(SPACE_DOC, params=None)),
+    ("space.json", dict(SPACE_DOC, builder="resnet50")),
+    ("space.json", dict(SPACE_DOC, subnets=2 ** 53 + 1)),
+    ("space.json", dict(SPACE_DOC, subnets="9007199254740992")),
+    ("space.json", dict(SPACE_DOC, subnets="40960000000000")),
+    ("space.json", dict(SPACE_DOC, subnets="010000000000000000")),
+    ("space.json", dict(SPACE_DOC, subnets=0)),
+    ("space.json", dict(SPACE_DOC, genes=[{"name": "a b", "choices": [1]}])),
+    ("space.json", dict(SPACE_DOC, genes=[{"name": "a", "choices": []}])),
+    ("space.json", dict(SPACE_DOC, genes=[{"name": "a", "choices": [1, 1.0]}])),
+    ("space.json", dict(SPACE_DOC, genomes={"max": [3, -1]})),
+    ("space.json", dict(SPACE_DOC, params={"input_size": 513, "num_classes": 21})),
+    ("space.json", dict(SPACE_DOC, colour="red")),
+    ("space.json#/$defs/summary", SPACE_DOC),
+    ("space.json#/$defs/summary", dict(SPACE_SUMMARY, max_layers=76)),
+    ("space-list.json", {"spaces": [SPACE_DOC]}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2",
+                           "genes": [{"name": "a", "choices": [1]}]}),
+    ("space-create.json", {"id": "x"}),
+    ("space-create.json", {"id": "Bad", "builder": "deeplabv3plus-mobilenetv2"}),
+    ("space-create.json", {"id": "x", "builder": "resnet"}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": {"input_size": 31}}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": {"input_size": 4096}}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": {"num_classes": 0}}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": {"output_stride": 32}}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": {"stride": 8}}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "params": None}),
+    ("space-create.json", {"id": "x", "builder": "deeplabv3plus-mobilenetv2", "foo": 1}),
+    ("space-create.json", {"id": "x", "genes": []}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a", "choices": []}]}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a", "choices": [1, "2"]}]}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a", "choices": [1, 1.0]}]}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a" * 32, "choices": [1]}]}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a", "choices": [1], "gated_by": "b"}]}),
+    ("space-create.json", {"id": "x", "genes": [{"name": "a", "choices": [1]}],
+                           "params": {"input_size": 64}}),
+    ("genome.json", []),
+    ("genome.json", [0, -1]),
+    ("genome.json", [0, 1.5]),
+    ("genome.json", [0, True]),
+    ("genome.json", [0, None]),
+    ("genome.json", [0, "1"]),
+    ("genome.json", {}),
+    ("genome.json", {"a": "6"}),
+    ("genome.json", {"a": True}),
+    ("genome.json", {"a": None}),
+    ("genome.json", {"a/b": 1}),
+    ("genome.json", "3,1,3"),
+    ("space-expand-request.json", {}),
+    ("space-expand-request.json", {"genome": [0], "x": 1}),
+    ("space-expand-response.json", {
+        "space": "s", "genome": [0], "genome_named": {"a": 1}, "layer_count": 1, "macs": 0,
+        "flops": 0, "params": 0, "layers": [CANON]}),
+    ("space-expand-response.json", {
+        "space": "s", "genome": [0], "genome_named": {"a": 1}, "layer_count": 1, "macs": 0,
+        "flops": 0, "params": 0, "layers": [dict(CANON, name="n", extra=1)]}),
+    ("space-expand-response.json", {
+        "space": "s", "genome": [0], "genome_named": {"a": 1}, "layer_count": 1, "macs": 0,
+        "flops": 0, "params": 0, "layers": [without(dict(CANON, name="n"), "pad")]}),
+    ("space-layers.json", {"space": "s", "count": 1, "device": "gap8",
+                           "layers": [{"key": CANON, "macs": 1, "params": 2, "present": True}]}),
+    ("space-layers.json", {"space": "s", "count": 1,
+                           "layers": [{"key": CANON, "macs": 1, "params": 2, "present": True}]}),
+    ("space-layers.json", {"space": "s", "count": 1, "device": "gap8", "lut_version": 3,
+                           "present": 1, "missing": 0, "coverage": 1.0,
+                           "layers": [{"key": CANON, "macs": 1, "params": 2}]}),
+    ("space-layers.json", {"space": "s", "count": 1, "device": "gap8", "lut_version": 3,
+                           "present": 1, "missing": 0, "coverage": 1.5,
+                           "layers": [{"key": CANON, "macs": 1, "params": 2, "present": True}]}),
+    ("space-estimate-request.json", {"genomes": [[0]]}),
+    ("space-estimate-request.json", {"devices": [], "genomes": []}),
+    ("space-estimate-request.json", {"devices": ["d", "d"], "genomes": [[0]]}),
+    ("space-estimate-request.json", {"devices": [], "genomes": [[0]], "networks": []}),
+    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0], "macs": 1}],
+                                      "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [{"macs": 1, "flops": 2, "params": 0,
+                                                                  "latency": {}}],
+                                      "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [], "lut_versions": {}}),
+    ("space-estimate-response.json", {
+        "space": "s", "lut_versions": {"d": 1},
+        "results": [{"genome": [0], "macs": 1, "flops": 2, "params": 0,
+                     "latency": {"d": {"total": 1, "unit": "us", "ms": 0.001, "layers": 2,
+                                       "hits": 1, "missing": 1, "complete": False,
+                                       "missing_keys": []}}}]}),
 ]
 
 
