@@ -24,7 +24,7 @@ import fmas_twin
 
 from . import EVALUATOR, checkpoint, data, subnet, voc
 from .metrics import ConfusionMatrix
-from .service import resolve_space
+from .service import ServiceError, resolve_space
 
 DEFAULT_SUBSET = 500
 FINETUNED = "finetuned"
@@ -136,6 +136,11 @@ class Evaluator:
                 self._spaces[space_id] = resolve_space(space_id, self.cfg.server)
             except ValueError as e:
                 raise RequestError(str(e)) from None
+            except ServiceError as e:
+                if e.status == 404:
+                    raise RequestError(f"'space': {space_id!r} is not known to the service "
+                                       f"({e})") from None
+                raise
         builder, params = self._spaces[space_id]
         params = dict(params)
         if self.cfg.input_size:
