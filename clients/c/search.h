@@ -1,0 +1,146 @@
+/*
+ * search.h — the state of one fmas-search run, shared by its parts:
+ * fmas_search.c (command line, generations, the service), search_out.c
+ * (front.json, front.csv, history.csv, hypervolume).
+ *
+ * Every candidate genome the search ever made is one `cand`, in creation
+ * order; the index of a cand never changes. Genomes are canonical (see
+ * nsga2_canonicalize), so one network is one cand.
+ */
+#ifndef FMAS_SEARCH_H
+#define FMAS_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "evaluator.h"
+#include "fmas_client.h"
+#include "journal.h"
+#include "nsga2.h"
+
+#define MAX_OBJ 8
+#define MAX_CON 8
+
+typedef enum { COST_NONE, COST_LATENCY, COST_MACS, COST_FLOPS, COST_PARAMS } cost_kind;
+
+typedef struct objective {
+    cost_kind cost;   /* COST_NONE: a metric measured by the evaluator */
+    char name[65];    /* metric name, or the cost's name */
+    char device[65];  /* latency only */
+    int maximize;
+    char label[140];  /* "miou", "latency@gap8": column names and keys */
+} objective;
+
+typedef struct constraint {
+    cost_kind cost;
+    char device[65];
+    double max;
+    char unit[16];    /* latency: "ms" or the device's own unit; else "" */
+    char text[200];   /* as normalized: "latency@gap8<=40ms" */
+} constraint;
+
+typedef enum {
+    ST_NEW,     /* made, not screened yet */
+    ST_PRUNED,  /* screened out: not evaluated */
+    ST_KEPT,    /* to be evaluated */
+    ST_OK,      /* measured */
+    ST_FAILED   /* every attempt failed, or no costs: dropped for good */
+} cand_state;
+
+typedef struct cand {
+    int gen;
+    cand_state state;
+    char reason[32];   /* the screen's reason */
+    json_t *costs;     /* {"macs", "flops", "params", "latency": {dev: {"ms", ...}}} or NULL */
+    json_t *predicted; /* the screen's predictions, or NULL */
+    json_t *output;    /* the evaluator's object when ST_OK */
+    int attempts;      /* attempts made (failed ones, plus the good one) */
+    int posted;
+    double obj[MAX_OBJ]; /* minimized values when ST_OK */
+    double viol;         /* constraint violation (0: feasible) */
+    /* --finetune */
+    int ft_state;        /* 0 none, ST_OK, ST_FAILED */
+    int ft_attempts;
+    int ft_posted;
+    json_t *ft_output;
+    double seconds;
+} cand;
+
+typedef struct gen_stats {
+    int gen;
+    size_t evaluations, attempts, failed, pruned;
+} gen_stats;
+
+typedef struct search {
+    /* configuration */
+    const char *server, *space_id, *fidelity, *journal_path, *out_dir;
+    objective obj[MAX_OBJ];
+    size_t nobj, nmetric;
+    constraint con[MAX_CON];
+    size_t ncon;
+    long pop, gens;
+    uint64_t seed;
+    int parallel, retries, screen;
+    double eval_timeout, confidence;
+    char **eval_argv, **finetune_argv;
+    /* the space */
+    size_t ng;
+    char **gene_names;
+    json_t *choices; /* array of the genes' choices arrays */
+    int *nchoices, *gate, *gate_off;
+    nsga2_genes genes;
+    int *scratch; /* ng ints */
+    int builder;
+    /* run state */
+    fc_client *http;
+    jr_journal jr;
+    nsga2_rng rng;
+    cand *cands;
+    int *genomes; /* ncands * ng */
+    size_t ncands, capcands;
+    size_t *map; /* open addressing: cand index + 1, or 0 */
+    size_t mapcap;
+    nsga2_set seen;
+    size_t *popv; /* population: cand indices */
+    size_t npop;
+    int *pop_rank;
+    double *pop_crowd;
+    gen_stats *stats;
+    size_t nstats, capstats;
+    int gen_done;  /* last finished generation, -1 before the first */
+    /* progress */
+    int tty;
+    double t_start;
+    int gens_here; /* generations finished by this process */
+    size_t gen_todo, gen_finished;
+    double last_draw;
+    int warned_incomplete, warned_refit;
+    int failure; /* a journal write failed in a callback */
+} search;
+
+static inline const int *cand_genome(const search *s, size_t i)
+{
+    return s->genomes + i * s->ng;
+}
+
+/* search_out.c */
+/* front[i] = 1 for the measured, feasible, non-dominated cands; returns
+ * how many (front has ncands entries). */
+size_t search_front(const search *s, unsigned char *front);
+/* Hypervolume of the front of the cands made in generations <= gen, with
+ * the normalization given (lo, hi per objective, minimized values);
+ * *front_size (may be NULL) receives that front's size. */
+double search_hypervolume(const search *s, int gen, const double *lo, const double *hi, size_t *front_size);
+/* Write front.json, front.csv and history.csv into s->out_dir (each
+ * atomically: a temporary file renamed). 0, or -1 with err. */
+int search_write_outputs(const search *s, char *err, size_t errsize);
+/* genome_named of cand i (new reference). */
+json_t *search_named(const search *s, const int *genome);
+/* The value of cost objective or constraint target from a costs object:
+ * 0 and *v, or -1 when absent. unit: "ms" or "" for the ms value, else
+ * the device's unit (the "total"). */
+int search_cost_value(json_t *costs, cost_kind cost, const char *device, const char *unit, double *v);
+
+#endif
