@@ -42,7 +42,10 @@ def test_loads_every_layout(tmp_path, full_mnv2, layout):
     else:
         C.save(path, full_mnv2, space=MNV2, params={"input_size": 513, "num_classes": 21,
                                                      "output_stride": 16},
-               genome=ft.get_space(MNV2).genes.max_genome(), meta={"note": "x"})
+               genome=ft.get_space(MNV2).genes.max_genome(), meta={"note": "x", "miou": 0.5})
+        # only tensors, strings and integers: loadable tensors-only by any torch
+        assert torch.load(path, weights_only=True)["format"] == C.FORMAT
+        assert C.read(path).meta == {"note": "x", "miou": 0.5}
     got = C.load_full(path, MNV2)
     assert got.keys() == sd.keys()
     assert all(torch.equal(got[k], sd[k]) for k in sd)

@@ -11,7 +11,8 @@ Two formats are read:
 * the fmas format, a dict with `"format": "fmas-deeplabv3plus"`:
   `{"format", "format_version": 1, "space": builder id, "params":
   {"input_size", "num_classes", "output_stride"}, "genome": [indices],
-  "state_dict": {...}, "meta": {...}}`. A full model has the max genome; a
+  "state_dict": {...}, "meta_json": JSON text}` (floats would not load
+  tensors-only in older PyTorch). A full model has the max genome; a
   fine-tuned subnet has its own genome and its own (narrow) state dict.
 
 A state dict that does not fit the space's max-genome model is rejected with
@@ -21,6 +22,7 @@ every shape mismatch.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -64,8 +66,9 @@ def torch_load(path: str) -> Any:
         return _load_any(path)
     except Exception as e:      # e.g. numpy scalars among the extra fields
         first = e
-    print(f"fmas-eval: {path}: not loadable tensors-only, unpickling it fully "
-          f"(only use checkpoints you trust)", file=sys.stderr)
+    print(f"fmas-eval: {path}: holds more than tensors (e.g. float or numpy scalars this "
+          f"torch's tensors-only loader refuses); unpickling it fully: only use checkpoints "
+          f"you trust", file=sys.stderr)
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:
@@ -78,6 +81,17 @@ def _load_any(path: str) -> Any:
         return torch.load(path, map_location="cpu")
     except Exception as e:
         raise CheckpointError(f"checkpoint {path}: cannot be read: {e}") from None
+
+
+def _meta(obj: Mapping) -> Dict[str, Any]:
+    """The fmas format keeps `meta` as JSON text ("meta_json"): floats are
+    not loadable by the tensors-only unpickler of older PyTorch."""
+    if isinstance(obj.get("meta_json"), str):
+        try:
+            return dict(json.loads(obj["meta_json"]))
+        except ValueError:
+            return {}
+    return dict(obj.get("meta") or {})
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -106,7 +120,7 @@ def read(path: str) -> Checkpoint:
         return Checkpoint(path, "fmas", dict(sd), space=obj.get("space"),
                           params=dict(obj.get("params") or {}),
                           genome=list(obj["genome"]) if obj.get("genome") is not None else None,
-                          meta=dict(obj.get("meta") or {}))
+                          meta=_meta(obj))
     if _is_state_dict(obj):
         return Checkpoint(path, "public", _strip_prefix(obj))
     if isinstance(obj, Mapping):
@@ -204,7 +218,8 @@ def save(path: str, model: torch.nn.Module, *, space: str, params: Mapping[str, 
     """Write `model` in the fmas format (atomically). meta: JSON-like values."""
     _atomic_save({"format": FORMAT, "format_version": FORMAT_VERSION, "space": space,
                   "params": dict(params), "genome": [int(i) for i in genome],
-                  "state_dict": _cpu_state(model), "meta": dict(meta or {})}, path)
+                  "state_dict": _cpu_state(model),
+                  "meta_json": json.dumps(dict(meta or {}), default=str)}, path)
     return path
 
 

@@ -117,7 +117,7 @@ def make_image(rng: np.random.Generator, size: int, classes: Sequence[int]):
             + rng.normal(0, 6, size=(3, h, w)).astype(np.float32)
         img = np.where(mask[None], obj, img)
         lab[mask] = c
-        m_lab = Image.fromarray(lab, mode="L")
+        m_lab = Image.fromarray(lab)
         _draw(ImageDraw.Draw(m_lab), st["shape"], box, rot, outline=voc.IGNORE, width=2 * border)
         lab = np.asarray(m_lab, dtype=np.uint8).copy()
     rgb = np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0)
@@ -149,9 +149,9 @@ def make_voc(out: str, train: int = 24, val: int = 12, size: int = 128, seed: in
             image_id = f"2012_{k:06d}"
             k += 1
             rgb, lab = make_image(rng, size, classes)
-            Image.fromarray(rgb, mode="RGB").save(
+            Image.fromarray(rgb).save(
                 os.path.join(dirs["img"], f"{image_id}.jpg"), quality=quality)
-            p = Image.fromarray(lab, mode="P")
+            p = Image.fromarray(lab)            # mode L; putpalette makes it P
             p.putpalette(pal)
             p.save(os.path.join(dirs["lab"], f"{image_id}.png"), optimize=True)
             ids[split].append(image_id)

@@ -96,7 +96,7 @@ def load_pair(root: str, image_id: str) -> Tuple[Image.Image, Image.Image]:
     except OSError as e:
         raise VOCError(f"{lp}: cannot be read: {e}") from None
     if lab.mode == "P":
-        lab = Image.fromarray(np.asarray(lab, dtype=np.uint8), mode="L")
+        lab = Image.fromarray(np.asarray(lab, dtype=np.uint8))   # indices, mode L
     elif lab.mode != "L":
         raise VOCError(f"{lp}: mode {lab.mode}, expected a palette (P) or index (L) PNG")
     if lab.size != img.size:
