@@ -11,7 +11,7 @@ from evalhelp import MNV2, one_json, run_tool
 def test_train_demo_writes_a_public_layout_checkpoint(voc_dir, tmp_path):
     out = tmp_path / "var" / "demo" / "demo.pth"
     args = ["--voc-root", voc_dir, "--out", out, "--input-size", 49, "--iters", 2,
-            "--batch-size", 2, "--threads", 1]
+            "--batch-size", 2, "--threads", 1, "--subnets", 1]
     rc, stdout, err = run_tool("fmas-train-demo", *args)
     assert rc == 0, err
     doc = one_json(stdout)

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 PROG = "fmas-eval"
 
@@ -165,6 +166,9 @@ def _main(argv, out) -> int:
             except known as e:
                 res, rc = {"error": str(e), "status": 1}, 1
                 _err(str(e))
+            except Exception as e:          # keep serving; the trace goes to stderr
+                traceback.print_exc()
+                res, rc = {"error": f"{type(e).__name__}: {e}", "status": 1}, 1
             out.write(json.dumps(res) + "\n")
             out.flush()
         return rc

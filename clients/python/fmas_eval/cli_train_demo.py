@@ -45,13 +45,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    ap.add_argument("--subnets", type=int, default=0,
+                    help="also train this many random weight-sharing subnets per iteration "
+                         "(sandwich training; default 0: plain training like the public model)")
     ap.add_argument("--force", action="store_true", help="retrain even if --out exists")
     try:
         args = ap.parse_args(argv)
     except SystemExit as e:
         return 2 if e.code else 0
-    if args.input_size < 32 or args.iters < 1 or args.batch_size < 1:
-        _err("--input-size >= 32, --iters >= 1, --batch-size >= 1")
+    if args.input_size < 32 or args.iters < 1 or args.batch_size < 1 or args.subnets < 0:
+        _err("--input-size >= 32, --iters >= 1, --batch-size >= 1, --subnets >= 0")
         return 2
     out = sys.stdout
     sys.stdout = sys.stderr
@@ -93,7 +96,7 @@ def _run(args, out) -> int:
     t0 = time.perf_counter()
     summary = finetune.train(model, root, args.input_size, iters=args.iters, optimizer=opt,
                              batch_size=args.batch_size, workers=args.workers, seed=args.seed,
-                             log=_err, log_every=10)
+                             log=_err, log_every=10, subnets=args.subnets, space=SPACE)
     x, y = data.eval_tensors(root, val_ids, args.input_size, "crop", use_cache=False)
     cm = ConfusionMatrix(model.num_classes)
     with torch.no_grad():
@@ -106,6 +109,7 @@ def _run(args, out) -> int:
                                       "voc_root": root, "val_miou": float(s["miou"]),
                                       "val_pixel_acc": float(s["pixel_acc"]),
                                       "seed": args.seed, "lr": args.lr,
+                                      "subnets": args.subnets,
                                       "batch_size": args.batch_size})
     _err(f"val mIoU {s['miou']:.4f}, pixel acc {s['pixel_acc']:.4f} at "
          f"{args.input_size}x{args.input_size}; saved {args.out}")

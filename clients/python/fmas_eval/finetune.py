@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import time
 from typing import Any, Callable, Dict, List, Optional
 
@@ -40,9 +41,16 @@ def train(model: nn.Module, root: str, size: int, *, iters: Optional[int] = None
           lr: float = 0.01, backbone_lr: float = 0.1, weight_decay: float = 1e-4,
           batch_size: int = 16, workers: int = 0, seed: int = 0,
           device: torch.device = torch.device("cpu"), schedule: str = "poly",
-          log: Callable[[str], None] = data.log_stderr, log_every: int = 10
+          log: Callable[[str], None] = data.log_stderr, log_every: int = 10,
+          subnets: int = 0, space: Optional[str] = None
           ) -> Dict[str, Any]:
-    """Train `model` in place on the train split. Returns a summary."""
+    """Train `model` in place on the train split. Returns a summary.
+
+    subnets > 0 (weight-sharing "sandwich" training, for the demo stand-in):
+    each iteration also runs that many random subnets of `space`, cut out of
+    the model's own tensors (first-k, differentiably), and adds their
+    losses, so that subsampled subnets keep some accuracy. Their BatchNorms
+    use batch statistics and leave the model's running statistics alone."""
     ids = voc.read_ids(root, "train")
     ds = data.TrainDataset(root, ids, size, seed=seed)
     bs = min(batch_size, len(ds))
@@ -57,6 +65,9 @@ def train(model: nn.Module, root: str, size: int, *, iters: Optional[int] = None
     for g in opt.param_groups:
         g.setdefault("base_lr", g["lr"])
     crit = nn.CrossEntropyLoss(ignore_index=voc.IGNORE)
+    rng = random.Random(seed)
+    if subnets and space is None:
+        space = getattr(model, "space_id", None)
     model.to(device).train()
     it, losses, t0 = 0, [], time.perf_counter()
     while it < total:
@@ -69,6 +80,8 @@ def train(model: nn.Module, root: str, size: int, *, iters: Optional[int] = None
             x, y = x.to(device), y.to(device)
             out = model(x)
             loss = crit(out, y)
+            for _ in range(subnets):
+                loss = loss + crit(_random_subnet_forward(model, space, rng, x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -82,6 +95,27 @@ def train(model: nn.Module, root: str, size: int, *, iters: Optional[int] = None
             "train_seconds": round(time.perf_counter() - t0, 2),
             "loss_first": losses[0] if losses else None,
             "loss_last": (sum(losses[-10:]) / len(losses[-10:])) if losses else None}
+
+
+def _functional_call(module: nn.Module, tensors: Dict[str, torch.Tensor], x: torch.Tensor):
+    func = getattr(getattr(torch, "func", None), "functional_call", None)
+    if func is None:                                # torch < 2.0
+        from torch.nn.utils.stateless import functional_call as func
+    return func(module, tensors, (x,))
+
+
+def _random_subnet_forward(model: nn.Module, space: str, rng: random.Random,
+                           x: torch.Tensor) -> torch.Tensor:
+    import fmas_twin
+    sp = fmas_twin.get_space(space)
+    genome = [rng.randrange(len(g.choices)) for g in sp.genes]
+    sub = fmas_twin.build(sp, genome, num_classes=model.num_classes,
+                          output_stride=model.output_stride).to(x.device).train()
+    full = dict(model.named_parameters())
+    full.update(dict(model.named_buffers()))
+    # slices of the live parameters (gradients flow back); buffers are copies
+    tensors = fmas_twin.subsample_state_dict(sub, full)
+    return _functional_call(sub, tensors, x)
 
 
 def finetune_request(ev, space_id: str, builder: str, params: Dict[str, Any], idx: List[int],
