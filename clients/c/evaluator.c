@@ -172,13 +172,20 @@ static int make_pipe(int fds[2])
     return 0;
 }
 
-/* In the child after fork(): only async-signal-safe calls. */
+/* In the child after fork(): only async-signal-safe calls. The pipe ends
+ * are first moved above 2, so that none of them is clobbered by another's
+ * dup2 (a parent started with fd 0, 1 or 2 closed gets pipes there). */
 static void child_exec(char **argv, int in, int out, int err)
 {
     setpgid(0, 0);
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-        _exit(126);
+    int fds[3] = {in, out, err};
+    for (int k = 0; k < 3; k++)
+        if ((fds[k] = fcntl(fds[k], F_DUPFD, 3)) < 0)
+            _exit(126);
+    for (int k = 0; k < 3; k++)
+        if (dup2(fds[k], k) < 0)
+            _exit(126);
     execvp(argv[0], argv);
     int e = errno;
     const char *parts[] = {"cannot execute ", argv[0], ": ", strerror(e), "\n"};

@@ -29,6 +29,7 @@
  * front as an uninterrupted run.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -506,12 +507,12 @@ static int apply_eval(search *s, json_t *rec, int live)
             c->ft_state = ST_OK;
             json_decref(c->ft_output);
             c->ft_output = json_incref(output);
-        } else if (c->ft_attempts > s->retries && !live) {
-            c->ft_state = ST_FAILED;
         }
+        c->attempts_here += live;
         return 0;
     }
     c->attempts++;
+    c->attempts_here += live;
     if (ok) {
         json_decref(c->output);
         c->output = json_incref(output);
@@ -1079,17 +1080,18 @@ static void on_done(const ev_result *res, void *arg)
     char gtext[256], line[240];
     genome_text(s, ci, gtext, sizeof gtext);
     last_line(res->stderr_tail, line, sizeof line);
-    if (attempt <= s->retries) {
-        say("evaluation of %s failed (attempt %d of %d): %s%s%s; retrying", gtext, attempt, s->retries + 1, why,
-            line[0] ? "; stderr: " : "", line);
+    if (c->attempts_here <= s->retries) {
+        say("evaluation of %s failed (attempt %d of %d): %s%s%s; retrying", gtext, c->attempts_here,
+            s->retries + 1, why, line[0] ? "; stderr: " : "", line);
         submit(x, ci);
     } else {
         if (x->finetune)
             c->ft_state = ST_FAILED;
         else
             c->state = ST_FAILED;
-        say("genome %s dropped after %d failed attempt%s: %s%s%s", gtext, attempt, attempt == 1 ? "" : "s", why,
-            line[0] ? "; stderr: " : "", line);
+        say("genome %s dropped after %d failed attempt%s: %s%s%s", gtext, c->attempts_here,
+            c->attempts_here == 1 ? "" : "s", why, line[0] ? "; stderr: " : "", line);
+        fc_format(s->last_failure, sizeof s->last_failure, "%s%s%s", why, line[0] ? "; stderr: " : "", line);
         s->gen_finished++;
     }
     draw_progress(s, 1);
@@ -1111,14 +1113,9 @@ static void evaluate(search *s, const size_t *idx, size_t n, int finetune)
         int needs = finetune ? c->ft_state == 0 : c->state == ST_KEPT;
         if (!needs)
             continue;
-        int attempts = finetune ? c->ft_attempts : c->attempts;
-        if (attempts > s->retries) { /* the journal says every attempt failed */
-            if (finetune)
-                c->ft_state = ST_FAILED;
-            else
-                c->state = ST_FAILED;
-            continue;
-        }
+        /* Attempts the journal holds from an earlier process do not count:
+         * a run resumed after fixing its evaluator tries again. */
+        c->attempts_here = 0;
         s->gen_todo++;
         submit(&x, idx[i]);
     }
@@ -1136,6 +1133,26 @@ static void evaluate(search *s, const size_t *idx, size_t n, int finetune)
     }
     g_in_eval = 0;
     ev_runner_free(x.run);
+}
+
+/* A search whose every evaluation has failed is not a search: stop before
+ * the generation is closed, so that a rerun with a mended evaluator gives
+ * its genomes new attempts. */
+static void evaluator_sanity(search *s)
+{
+    size_t ok = 0, dropped = 0;
+    for (size_t i = 0; i < s->ncands; i++) {
+        ok += s->cands[i].state == ST_OK;
+        dropped += s->cands[i].state == ST_FAILED && s->cands[i].attempts > 0;
+    }
+    size_t enough = s->pop < 4 ? (size_t)s->pop : 4;
+    if (ok == 0 && dropped >= enough) {
+        say("every evaluation failed (%zu genomes, %d attempts each): the evaluator seems broken; last failure: %s",
+            dropped, s->retries + 1, s->last_failure);
+        say("mend it and run the same command again: the journal %s keeps the attempts, and this generation's "
+            "genomes get new ones", s->journal_path);
+        exit(1);
+    }
 }
 
 /* ------------------------------------------------------------ selection */
@@ -1282,7 +1299,7 @@ static void load_space(search *s)
 static void finetune(search *s)
 {
     unsigned char *front = malloc(s->ncands ? s->ncands : 1);
-    size_t *idx = malloc((s->ncands ? s->ncands : 1) * sizeof *idx), n = 0;
+    size_t *idx = calloc(s->ncands ? s->ncands : 1, sizeof *idx), n = 0;
     if (!front || !idx) {
         say("out of memory");
         exit(1);
@@ -1587,6 +1604,13 @@ int main(int argc, char **argv)
     if (finetune_cmd)
         s->finetune_argv = split_command(launcher, finetune_cmd, "--finetune");
 
+    /* fds 0-2 open (on /dev/null if need be), so that no pipe or journal
+     * lands there and gets mistaken for a standard stream. */
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) {
+            say("cannot open /dev/null");
+            return 1;
+        }
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -1663,9 +1687,11 @@ int main(int argc, char **argv)
             say("out of memory");
             return 1;
         }
-        if (n < s->pop)
-            say("generation %d: only %ld new genome%s could be made (the space is nearly exhausted)", gen, n,
+        if (n < s->pop && !s->warned_exhausted) {
+            say("generation %d: only %ld new genome%s could be made: the space is nearly exhausted", gen, n,
                 n == 1 ? "" : "s");
+            s->warned_exhausted = 1;
+        }
         json_t *screen = NULL;
         if (pending && json_integer_value(json_object_get(pending, "gen")) == gen) {
             json_t *results = json_object_get(pending, "results");
@@ -1699,6 +1725,7 @@ int main(int argc, char **argv)
         json_decref(screen);
         pending = NULL;
         evaluate(s, off, (size_t)n, 0);
+        evaluator_sanity(s);
         int unposted = 0;
         for (long k = 0; k < n; k++)
             unposted |= s->cands[off[k]].state == ST_OK && !s->cands[off[k]].posted;

@@ -57,6 +57,7 @@ typedef struct cand {
     json_t *predicted; /* the screen's predictions, or NULL */
     json_t *output;    /* the evaluator's object when ST_OK */
     int attempts;      /* attempts made (failed ones, plus the good one) */
+    int attempts_here; /* of them (or of --finetune's), made by this process */
     int posted;
     double obj[MAX_OBJ]; /* minimized values when ST_OK */
     double viol;         /* constraint violation (0: feasible) */
@@ -116,7 +117,8 @@ typedef struct search {
     int gens_here; /* generations finished by this process */
     size_t gen_todo, gen_finished;
     double last_draw;
-    int warned_incomplete, warned_refit;
+    int warned_incomplete, warned_refit, warned_exhausted;
+    char last_failure[300];
     int failure; /* a journal write failed in a callback */
 } search;
 

@@ -32,8 +32,9 @@ indices is divisible by 4; "first attempt" is counted per genome in --state):
   --mode garbage  hit genomes print non-JSON on their first attempt
   --mode dead     genomes whose index sum is divisible by 5 always exit 4
 Every finished call appends one JSON line to --log: the genome, fidelity,
-pid, $SYNTH_TAG and the call's attempt number; it is written only after the
-answer reached stdout, so a call whose reader died is not logged.
+pid, $SYNTH_TAG, the call's attempt number, the request and the answer; it
+is written only after the answer reached stdout, so a call whose reader
+died is not logged.
 """
 
 import argparse
@@ -120,7 +121,8 @@ def main():
     sys.stdout.flush()
     if args.log:
         line = json.dumps({"genome": genome, "fidelity": fidelity, "pid": os.getpid(),
-                           "tag": os.environ.get("SYNTH_TAG", ""), "attempt": n})
+                           "tag": os.environ.get("SYNTH_TAG", ""), "attempt": n,
+                           "request": request, "answer": metrics})
         with open(args.log, "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             f.write(line + "\n")
