@@ -110,21 +110,20 @@ def _read_request(text: str):
 
 
 def main(argv=None) -> int:
+    t_start = time.perf_counter()
+    try:
+        args = build_parser().parse_args(argv)     # --help goes to stdout
+    except SystemExit as e:
+        return 2 if e.code else 0
     out = sys.stdout
     sys.stdout = sys.stderr          # nothing but the answer may reach stdout
     try:
-        return _main(argv, out)
+        return _main(args, out, t_start)
     finally:
         sys.stdout = out
 
 
-def _main(argv, out) -> int:
-    t_start = time.perf_counter()
-    ap = build_parser()
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
+def _main(args, out, t_start) -> int:
     for name in ("subset", "batch_size", "input_size", "bn_recalib"):
         v = getattr(args, name)
         if v is not None and (v < 0 or (v == 0 and name in ("batch_size", "input_size"))):
