@@ -1,0 +1,504 @@
+/*
+ * sur_gp.c — Gaussian process regression, Matern 5/2 kernel with one length
+ * scale, constant mean, per-row noise sn2 / count, type-II maximum
+ * likelihood.
+ *
+ * Internally y is scaled to unit spread, yt = (y - ybar) / ys, and the
+ * covariance is written K = s2 (R_l + g D + j I): R_l the kernel matrix at
+ * length l with unit variance, g = sn2 / s2 the noise-to-signal ratio,
+ * D = diag(1 / count), j a jitter used only if the factorization fails.
+ * For fixed (l, g) the likelihood is maximized in s2 by s2 = yt^T A^-1 yt / n
+ * (A = R_l + g D + j I), which leaves a smooth function of two variables,
+ * log l and log g, for the simplex. That is the same maximum as over all
+ * three, found with one Cholesky factorization per evaluation and no
+ * gradient (whose trace term would need A^-1 in full, three times the
+ * work).
+ *
+ * Pairwise distances are computed once per problem into a packed triangle;
+ * each evaluation rebuilds A from them (gsl_linalg_cholesky_decomp1
+ * overwrites the whole matrix: L below, L^T above the diagonal).
+ */
+#include "sur_internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_vector.h>
+
+#define GP_MAX_ITER 200     /* simplex iterations per start */
+#define GP_SIZE_TOL 1e-3    /* simplex size at convergence, in log units */
+#define GP_LOG_G_MIN (-18.4) /* g >= 1e-8 */
+#define GP_LOG_G_MAX 2.303   /* g <= 10 */
+#define GP_L_SPAN 3.0       /* l within median distance * e^(+-3) */
+#define GP_BAD 1e30         /* objective where A cannot be factored */
+#define PREDICT_CHUNK 64
+#define GP_LOG_2PI 1.83787706640934548356 /* log(2 pi) */
+
+static const double gp_jitters[] = {0.0, 1e-10, 1e-8, 1e-6, 1e-4};
+#define GP_N_JITTERS (sizeof gp_jitters / sizeof gp_jitters[0])
+
+struct Sur_gp {
+    size_t n, d;
+    double *z;         /* n x d training rows */
+    gsl_matrix *L;     /* Cholesky factor of A (lower triangle) */
+    double *alpha;     /* n: A^-1 yt */
+    double s2, ell, g, jitter;
+    double ybar, ys;
+};
+
+void Sur_gp_free(Sur_gp *g)
+{
+    if (!g)
+        return;
+    free(g->z);
+    gsl_matrix_free(g->L);
+    free(g->alpha);
+    free(g);
+}
+
+double Sur_gp_noise_var(const Sur_gp *g)
+{
+    return g->ys * g->ys * g->s2 * g->g;
+}
+
+static inline double matern52(double r_over_l)
+{
+    double a = 2.23606797749978969641 * r_over_l;
+    return (1.0 + a + a * a / 3.0) * exp(-a);
+}
+
+static double row_distance(const double *a, const double *b, size_t d)
+{
+    double s = 0;
+    for (size_t k = 0; k < d; k++) {
+        double t = a[k] - b[k];
+        s += t * t;
+    }
+    return sqrt(s);
+}
+
+/* One likelihood problem: n rows, their distances, scaled targets. */
+typedef struct gp_problem {
+    size_t n;
+    double *dist;    /* packed: distance of rows a > b at a(a-1)/2 + b */
+    gsl_matrix *M;   /* A, then its Cholesky factor */
+    gsl_vector *y;   /* yt */
+    gsl_vector *x;   /* A^-1 yt after an evaluation */
+    double *dinv;    /* 1 / count */
+    double lo[2], hi[2]; /* box on (log l, log g) */
+    /* after an evaluation */
+    double q, logdet, jitter;
+    int rc;          /* first hard failure (not "indefinite") */
+} gp_problem;
+
+static void problem_free(gp_problem *p)
+{
+    free(p->dist);
+    gsl_matrix_free(p->M);
+    gsl_vector_free(p->y);
+    gsl_vector_free(p->x);
+    free(p->dinv);
+    memset(p, 0, sizeof *p);
+}
+
+/* Rows idx[0..n-1] of t (all rows when idx is NULL). */
+static int problem_make(gp_problem *p, const Sur_train *t, const size_t *idx,
+                        size_t n, double ys)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->M = gsl_matrix_alloc(n, n);
+    p->y = gsl_vector_alloc(n);
+    p->x = gsl_vector_alloc(n);
+    p->dinv = malloc(n * sizeof *p->dinv);
+    p->dist = malloc((n * (n - 1) / 2 + 1) * sizeof *p->dist);
+    if (!p->M || !p->y || !p->x || !p->dinv || !p->dist) {
+        problem_free(p);
+        return SUR_ENOMEM;
+    }
+    for (size_t a = 0; a < n; a++) {
+        size_t i = idx ? idx[a] : a;
+        gsl_vector_set(p->y, a, (t->y[i] - t->ybar) / ys);
+        p->dinv[a] = 1.0 / t->w[i];
+        double *da = p->dist + a * (a - 1) / 2;
+        for (size_t b = 0; b < a; b++) {
+            size_t j = idx ? idx[b] : b;
+            da[b] = row_distance(t->z + i * t->d, t->z + j * t->d, t->d);
+        }
+    }
+    return SUR_OK;
+}
+
+/* Median of the pairwise distances of the problem (0 if n < 2). */
+static int median_distance(const gp_problem *p, double *med)
+{
+    size_t n = p->n, m = n * (n - 1) / 2;
+    *med = 0;
+    if (n < 2)
+        return SUR_OK;
+    double *v = malloc(m * sizeof *v);
+    if (!v)
+        return SUR_ENOMEM;
+    memcpy(v, p->dist, m * sizeof *v);
+    gsl_sort(v, 1, m);
+    *med = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+    free(v);
+    return SUR_OK;
+}
+
+/*
+ * Factor A = R_l + g D (+ jitter) into the lower triangle of p->M, solve
+ * for x = A^-1 y, and record q = y^T x and log|A|. SUR_ENOTPD when even the
+ * largest jitter fails; other failures are hard (p->rc).
+ */
+static int problem_factor(gp_problem *p, double ell, double g)
+{
+    const size_t n = p->n;
+    int status = GSL_EDOM;
+    for (size_t jt = 0; jt < GP_N_JITTERS; jt++) {
+        double jitter = gp_jitters[jt];
+        for (size_t a = 0; a < n; a++) {
+            double *row = gsl_matrix_ptr(p->M, a, 0);
+            const double *da = p->dist + a * (a - 1) / 2;
+            for (size_t b = 0; b < a; b++)
+                row[b] = matern52(da[b] / ell);
+            row[a] = 1.0 + g * p->dinv[a] + jitter;
+        }
+        status = gsl_linalg_cholesky_decomp1(p->M);
+        if (status == GSL_SUCCESS) {
+            p->jitter = jitter;
+            break;
+        }
+        if (status != GSL_EDOM) {
+            p->rc = Sur_gsl_rc(status);
+            return p->rc;
+        }
+    }
+    if (status != GSL_SUCCESS)
+        return SUR_ENOTPD;
+    status = gsl_linalg_cholesky_solve(p->M, p->y, p->x);
+    if (status) {
+        p->rc = Sur_gsl_rc(status);
+        return p->rc;
+    }
+    double q = 0, logdet = 0;
+    status = gsl_blas_ddot(p->y, p->x, &q);
+    if (status) {
+        p->rc = Sur_gsl_rc(status);
+        return p->rc;
+    }
+    for (size_t a = 0; a < n; a++)
+        logdet += log(gsl_matrix_get(p->M, a, a));
+    p->q = q;
+    p->logdet = 2.0 * logdet;
+    return SUR_OK;
+}
+
+/* Profiled s2 for the last factorization (kept above a hair). */
+static double profiled_s2(const gp_problem *p)
+{
+    double s2 = p->q / (double)p->n;
+    return s2 > 1e-12 ? s2 : 1e-12;
+}
+
+/* Negative log marginal likelihood (scaled y) with s2 profiled out. */
+static double profiled_nlml(const gp_problem *p)
+{
+    double n = (double)p->n;
+    return 0.5 * n * log(profiled_s2(p)) + 0.5 * p->logdet +
+           0.5 * n * (1.0 + GP_LOG_2PI);
+}
+
+/* The simplex objective: outside the box, the value at the nearest box
+ * point plus a quadratic wall, so the simplex walks back in. */
+static double objective(const gsl_vector *theta, void *params)
+{
+    gp_problem *p = params;
+    double th[2], wall = 0;
+    for (int k = 0; k < 2; k++) {
+        double v = gsl_vector_get(theta, (size_t)k);
+        th[k] = v < p->lo[k] ? p->lo[k] : v > p->hi[k] ? p->hi[k] : v;
+        wall += (v - th[k]) * (v - th[k]);
+    }
+    if (p->rc || !isfinite(th[0]) || !isfinite(th[1]))
+        return GP_BAD;
+    if (problem_factor(p, exp(th[0]), exp(th[1])) != SUR_OK)
+        return GP_BAD;
+    double f = profiled_nlml(p);
+    return isfinite(f) ? f + 1e3 * wall : GP_BAD;
+}
+
+/* Run the simplex from start (step in log units, at most max_iter
+ * iterations); best point and value out. */
+static int simplex(gp_problem *p, const double start[2], double step,
+                   unsigned max_iter, double best[2], double *fbest)
+{
+    gsl_multimin_fminimizer *mz =
+        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, 2);
+    gsl_vector *x = gsl_vector_alloc(2), *ss = gsl_vector_alloc(2);
+    int rc = SUR_OK;
+    best[0] = start[0];
+    best[1] = start[1];
+    *fbest = GP_BAD;
+    if (!mz || !x || !ss) {
+        rc = SUR_ENOMEM;
+        goto done;
+    }
+    gsl_multimin_function F = {objective, 2, p};
+    gsl_vector_set(x, 0, start[0]);
+    gsl_vector_set(x, 1, start[1]);
+    gsl_vector_set_all(ss, step);
+    int status = gsl_multimin_fminimizer_set(mz, &F, x, ss);
+    if (status) {
+        rc = p->rc ? p->rc : Sur_gsl_rc(status);
+        goto done;
+    }
+    for (unsigned it = 0; it < max_iter; it++) {
+        status = gsl_multimin_fminimizer_iterate(mz);
+        if (status)
+            break; /* GSL_ENOPROG and the like: keep the best vertex */
+        if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz),
+                                   GP_SIZE_TOL) != GSL_CONTINUE)
+            break;
+    }
+    if (p->rc) {
+        rc = p->rc;
+        goto done;
+    }
+    const gsl_vector *xb = gsl_multimin_fminimizer_x(mz);
+    for (int k = 0; k < 2; k++) {
+        double v = gsl_vector_get(xb, (size_t)k);
+        best[k] = v < p->lo[k] ? p->lo[k] : v > p->hi[k] ? p->hi[k] : v;
+    }
+    *fbest = gsl_multimin_fminimizer_minimum(mz);
+done:
+    if (mz)
+        gsl_multimin_fminimizer_free(mz);
+    gsl_vector_free(x);
+    gsl_vector_free(ss);
+    return rc;
+}
+
+/* Search (log l, log g) on problem p from opt->gp_starts starts. */
+static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
+                  double best[2])
+{
+    double med;
+    int rc = median_distance(p, &med);
+    if (rc)
+        return rc;
+    if (!(med > 0))
+        med = 1.0;
+    double lmed = log(med);
+    p->lo[0] = lmed - GP_L_SPAN;
+    p->hi[0] = lmed + GP_L_SPAN;
+    p->lo[1] = GP_LOG_G_MIN;
+    p->hi[1] = GP_LOG_G_MAX;
+
+    unsigned starts = opt->gp_starts ? opt->gp_starts : 1;
+    double fbest = INFINITY;
+    for (unsigned s = 0; s < starts; s++) {
+        double start[2], at[2], f;
+        if (s == 0) {
+            start[0] = lmed;
+            start[1] = log(0.1);
+        } else {
+            start[0] = lmed + (4.0 * Sur_rng_uniform(rng) - 2.0);
+            start[1] = log(1e-4) + Sur_rng_uniform(rng) * (log(1.0) - log(1e-4));
+        }
+        rc = simplex(p, start, 1.0, GP_MAX_ITER, at, &f);
+        if (rc)
+            return rc;
+        if (f < fbest) {
+            fbest = f;
+            best[0] = at[0];
+            best[1] = at[1];
+        }
+    }
+    if (!(fbest < GP_BAD))
+        return SUR_ENOTPD;
+    return SUR_OK;
+}
+
+int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
+               sur_model_info *info)
+{
+    const size_t n = t->n;
+    *out = NULL;
+    if (n < 2)
+        return SUR_ETOOFEW;
+    if (opt->gp_max_rows && n > opt->gp_max_rows)
+        return SUR_ETOOBIG;
+
+    /* Spread of y (weighted), for the internal scaling. */
+    double var = 0;
+    for (size_t i = 0; i < n; i++)
+        var += t->w[i] * (t->y[i] - t->ybar) * (t->y[i] - t->ybar);
+    var /= t->wsum;
+    double ys = var > 0 ? sqrt(var) : 1.0;
+
+    Sur_gp *gp = calloc(1, sizeof *gp);
+    if (!gp)
+        return SUR_ENOMEM;
+    gp->n = n;
+    gp->d = t->d;
+    gp->ybar = t->ybar;
+    gp->ys = ys;
+
+    gp_problem full, sub;
+    memset(&sub, 0, sizeof sub);
+    int rc = problem_make(&full, t, NULL, n, ys);
+    if (rc) {
+        Sur_gp_free(gp);
+        return rc;
+    }
+    uint64_t rng = opt->seed ^ 0x6770u; /* "gp" */
+    double theta[2]; /* log l, log g */
+    if (opt->gp_fixed) {
+        if (!(opt->gp_signal_var > 0) || !(opt->gp_length > 0) ||
+            !(opt->gp_noise_var >= 0) || !isfinite(opt->gp_signal_var) ||
+            !isfinite(opt->gp_length) || !isfinite(opt->gp_noise_var)) {
+            rc = SUR_EINVAL;
+            goto done;
+        }
+        gp->ell = opt->gp_length;
+        gp->g = opt->gp_noise_var / opt->gp_signal_var;
+    } else if (opt->gp_subset && n > opt->gp_subset) {
+        /* Hyperparameters from a seeded random subset (partial Fisher-
+         * Yates), then a short polish on every row. */
+        size_t m = opt->gp_subset;
+        size_t *idx = malloc(n * sizeof *idx);
+        if (!idx) {
+            rc = SUR_ENOMEM;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        for (size_t i = 0; i < m; i++) {
+            size_t j = i + (size_t)Sur_rng_below(&rng, n - i);
+            size_t tmp = idx[i];
+            idx[i] = idx[j];
+            idx[j] = tmp;
+        }
+        rc = problem_make(&sub, t, idx, m, ys);
+        free(idx);
+        if (rc)
+            goto done;
+        rc = search(&sub, opt, &rng, theta);
+        if (rc)
+            goto done;
+        memcpy(full.lo, sub.lo, sizeof full.lo);
+        memcpy(full.hi, sub.hi, sizeof full.hi);
+        if (opt->gp_polish) {
+            double at[2], f;
+            rc = simplex(&full, theta, 0.25, opt->gp_polish, at, &f);
+            if (rc)
+                goto done;
+            if (f < GP_BAD) {
+                theta[0] = at[0];
+                theta[1] = at[1];
+            }
+        }
+    } else {
+        rc = search(&full, opt, &rng, theta);
+        if (rc)
+            goto done;
+    }
+
+    if (!opt->gp_fixed) {
+        gp->ell = exp(theta[0]);
+        gp->g = exp(theta[1]);
+    }
+    rc = problem_factor(&full, gp->ell, gp->g);
+    if (rc)
+        goto done;
+    gp->s2 = opt->gp_fixed ? opt->gp_signal_var / (ys * ys) : profiled_s2(&full);
+    gp->jitter = full.jitter;
+
+    gp->z = malloc(n * t->d * sizeof *gp->z);
+    gp->alpha = malloc(n * sizeof *gp->alpha);
+    if (!gp->z || !gp->alpha) {
+        rc = SUR_ENOMEM;
+        goto done;
+    }
+    memcpy(gp->z, t->z, n * t->d * sizeof *gp->z);
+    for (size_t i = 0; i < n; i++)
+        gp->alpha[i] = gsl_vector_get(full.x, i);
+    gp->L = full.M;
+    full.M = NULL;
+
+    /* log p(y) in y units: K = ys^2 s2 A. */
+    double nn = (double)n;
+    info->gp_lml = -0.5 * full.q / gp->s2 -
+                   0.5 * (nn * log(ys * ys * gp->s2) + full.logdet) -
+                   0.5 * nn * GP_LOG_2PI;
+    info->gp_signal_var = ys * ys * gp->s2;
+    info->gp_length = gp->ell;
+    info->gp_noise_var = ys * ys * gp->s2 * gp->g;
+    info->gp_jitter = gp->jitter * ys * ys * gp->s2;
+
+done:
+    problem_free(&full);
+    problem_free(&sub);
+    if (rc) {
+        Sur_gp_free(gp);
+        return rc;
+    }
+    *out = gp;
+    return SUR_OK;
+}
+
+int Sur_gp_predict(const Sur_gp *gp, const double *z, size_t n, double *mean,
+                   double *var_latent)
+{
+    const size_t N = gp->n, d = gp->d;
+    size_t chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
+    if (n == 0)
+        return SUR_OK;
+    gsl_matrix *Rs = gsl_matrix_alloc(N, chunk);
+    if (!Rs)
+        return SUR_ENOMEM;
+    int rc = SUR_OK;
+    for (size_t lo = 0; lo < n; lo += chunk) {
+        size_t m = n - lo < chunk ? n - lo : chunk;
+        gsl_matrix_view R = gsl_matrix_submatrix(Rs, 0, 0, N, m);
+        for (size_t i = 0; i < N; i++) {
+            double *row = gsl_matrix_ptr(&R.matrix, i, 0);
+            for (size_t j = 0; j < m; j++)
+                row[j] = matern52(row_distance(gp->z + i * d,
+                                               z + (lo + j) * d, d) / gp->ell);
+        }
+        for (size_t j = 0; j < m; j++) {
+            double acc = 0;
+            for (size_t i = 0; i < N; i++)
+                acc += gsl_matrix_get(&R.matrix, i, j) * gp->alpha[i];
+            mean[lo + j] = gp->ybar + gp->ys * acc;
+        }
+        if (!var_latent)
+            continue;
+        /* L V = R: var = s2 (1 - |V_j|^2), in y units. */
+        rc = Sur_gsl_rc(gsl_blas_dtrsm(CblasLeft, CblasLower, CblasNoTrans,
+                                       CblasNonUnit, 1.0, gp->L, &R.matrix));
+        if (rc)
+            break;
+        for (size_t j = 0; j < m; j++) {
+            double vv = 0;
+            for (size_t i = 0; i < N; i++) {
+                double v = gsl_matrix_get(&R.matrix, i, j);
+                vv += v * v;
+            }
+            double v = 1.0 - vv;
+            var_latent[lo + j] = gp->ys * gp->ys * gp->s2 * (v > 0 ? v : 0.0);
+        }
+    }
+    gsl_matrix_free(Rs);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/*
+ * sur_internal.h — declarations shared between the files of surrogate/ and
+ * no one else. Public names are sur_*, cross-file internal names are Sur_*
+ * (as lut/ does with Lut_*), everything else is static.
+ */
+#ifndef FMAS_SUR_INTERNAL_H
+#define FMAS_SUR_INTERNAL_H
+
+#include "sur.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A GSL return code as a library code: GSL's own negative codes
+ * (GSL_FAILURE, GSL_CONTINUE) would collide with nothing of ours but mean
+ * "did not converge" where the library meets them. */
+int Sur_gsl_rc(int gsl_rc);
+
+/* splitmix64: the library's only random source, seeded per call. */
+static inline uint64_t Sur_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1) with 53 random bits. */
+static inline double Sur_rng_uniform(uint64_t *state)
+{
+    return (double)(Sur_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Uniform integer in [0, n), n >= 1 (rejection sampling, no modulo bias). */
+uint64_t Sur_rng_below(uint64_t *state, uint64_t n);
+
+/* Check a sur_data for the calls that take one: sizes, pointers, finite
+ * values, counts >= 1. */
+int Sur_data_check(const sur_data *data);
+
+/*
+ * The standardized training set every model starts from: z = (x - mu)/sd
+ * per column (sd of a constant column taken as 1), unless standardize is 0
+ * (mu 0, sd 1). w[i] = count[i] (1 without counts). ybar is the weighted
+ * mean of y.
+ */
+typedef struct Sur_train {
+    size_t n, d;
+    double *z;      /* n x d */
+    double *y;      /* n */
+    double *w;      /* n, weights = counts */
+    double *mu, *sd; /* d */
+    double ybar;
+    double wsum;
+} Sur_train;
+
+int Sur_train_make(Sur_train *t, const sur_data *data, const size_t *rows,
+                   size_t n_rows, int standardize);
+void Sur_train_free(Sur_train *t);
+
+/* Per-kind fitted state, behind the common sur_model. */
+typedef struct Sur_ridge Sur_ridge;
+typedef struct Sur_gp Sur_gp;
+
+struct sur_model {
+    sur_kind kind;
+    size_t d;
+    double *mu, *sd;  /* standardization of the raw features, d each */
+    sur_model_info info;
+    Sur_ridge *ridge;
+    Sur_gp *gp;
+};
+
+/*
+ * Kind-specific fitting on a standardized training set; fills the kind's
+ * fields of info. Predictions: z is n x d standardized rows; mean gets the
+ * predicted mean; var_latent (may be NULL) the variance of the mean; the
+ * noise variance of one observation is in *noise_var.
+ */
+int Sur_ridge_fit(const Sur_train *t, const sur_options *opt, Sur_ridge **out,
+                  sur_model_info *info);
+void Sur_ridge_free(Sur_ridge *r);
+int Sur_ridge_predict(const Sur_ridge *r, const double *z, size_t n,
+                      double *mean, double *var_latent);
+double Sur_ridge_noise_var(const Sur_ridge *r);
+
+int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
+               sur_model_info *info);
+void Sur_gp_free(Sur_gp *g);
+int Sur_gp_predict(const Sur_gp *g, const double *z, size_t n, double *mean,
+                   double *var_latent);
+double Sur_gp_noise_var(const Sur_gp *g);
+
+#endif

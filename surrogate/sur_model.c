@@ -1,0 +1,395 @@
+/*
+ * sur_model.c — the common model object (standardization, dispatch to the
+ * kinds), k-fold cross-validation and model selection.
+ */
+#include "sur_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREDICT_BLOCK 1024 /* rows standardized at a time */
+#define DEFAULT_FOLDS 5
+
+void sur_model_free(sur_model *model)
+{
+    if (!model)
+        return;
+    Sur_ridge_free(model->ridge);
+    Sur_gp_free(model->gp);
+    free(model->mu);
+    free(model->sd);
+    free(model);
+}
+
+void sur_model_get_info(const sur_model *model, sur_model_info *out)
+{
+    *out = model->info;
+}
+
+/* Fit kind on rows[0..n_rows-1] of data (every row when rows is NULL). */
+static int fit_rows(sur_kind kind, const sur_data *data, const size_t *rows,
+                    size_t n_rows, const sur_options *opt, sur_model **out)
+{
+    *out = NULL;
+    if (n_rows < 2)
+        return SUR_ETOOFEW;
+    Sur_train t;
+    int rc = Sur_train_make(&t, data, rows, n_rows, opt->standardize);
+    if (rc)
+        return rc;
+    sur_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        Sur_train_free(&t);
+        return SUR_ENOMEM;
+    }
+    m->kind = kind;
+    m->d = data->d;
+    m->mu = t.mu;
+    m->sd = t.sd;
+    t.mu = t.sd = NULL; /* the model keeps the standardization */
+    m->info.kind = kind;
+    m->info.n = n_rows;
+    m->info.n_obs = (size_t)t.wsum;
+    m->info.d = data->d;
+    m->info.y_mean = t.ybar;
+    if (kind == SUR_RIDGE)
+        rc = Sur_ridge_fit(&t, opt, &m->ridge, &m->info);
+    else
+        rc = Sur_gp_fit(&t, opt, &m->gp, &m->info);
+    Sur_train_free(&t);
+    if (rc) {
+        sur_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return SUR_OK;
+}
+
+static int check_common(sur_kind kind, const sur_data *data,
+                        const sur_options *opt)
+{
+    if ((unsigned)kind >= SUR_N_KINDS)
+        return SUR_EINVAL;
+    int rc = Sur_data_check(data);
+    if (rc)
+        return rc;
+    (void)opt;
+    return SUR_OK;
+}
+
+int sur_fit(sur_kind kind, const sur_data *data, const sur_options *opt,
+            sur_model **out)
+{
+    sur_options defaults;
+    if (!out)
+        return SUR_EINVAL;
+    *out = NULL;
+    if (!opt) {
+        sur_options_default(&defaults);
+        opt = &defaults;
+    }
+    int rc = check_common(kind, data, opt);
+    if (rc)
+        return rc;
+    return fit_rows(kind, data, NULL, data->n, opt, out);
+}
+
+/* Predict raw rows: mean, latent variance (may be NULL); noise variance of
+ * one observation in *noise. */
+static int predict_rows(const sur_model *m, const double *x, size_t n,
+                        double *mean, double *var, double *noise)
+{
+    const size_t d = m->d;
+    size_t block = n < PREDICT_BLOCK ? n : PREDICT_BLOCK;
+    *noise = m->kind == SUR_RIDGE ? Sur_ridge_noise_var(m->ridge)
+                                  : Sur_gp_noise_var(m->gp);
+    if (n == 0)
+        return SUR_OK;
+    double *z = malloc(block * d * sizeof *z);
+    if (!z)
+        return SUR_ENOMEM;
+    int rc = SUR_OK;
+    for (size_t lo = 0; lo < n && !rc; lo += block) {
+        size_t b = n - lo < block ? n - lo : block;
+        for (size_t i = 0; i < b; i++)
+            for (size_t j = 0; j < d; j++)
+                z[i * d + j] = (x[(lo + i) * d + j] - m->mu[j]) / m->sd[j];
+        if (m->kind == SUR_RIDGE)
+            rc = Sur_ridge_predict(m->ridge, z, b, mean + lo,
+                                   var ? var + lo : NULL);
+        else
+            rc = Sur_gp_predict(m->gp, z, b, mean + lo, var ? var + lo : NULL);
+    }
+    free(z);
+    return rc;
+}
+
+int sur_predict(const sur_model *model, const double *x, size_t n,
+                double *mean, double *std, double *std_latent)
+{
+    if (!model || (n && (!x || !mean)))
+        return SUR_EINVAL;
+    for (size_t i = 0; i < n * model->d; i++)
+        if (!isfinite(x[i]))
+            return SUR_EINVAL;
+    double *var = NULL, noise;
+    if (std || std_latent) {
+        var = std_latent ? std_latent : std;
+    }
+    int rc = predict_rows(model, x, n, mean, var, &noise);
+    if (rc)
+        return rc;
+    if (var) {
+        for (size_t i = 0; i < n; i++) {
+            double v = var[i];
+            if (std)
+                std[i] = sqrt(v + noise);
+            if (std_latent)
+                std_latent[i] = sqrt(v);
+        }
+    }
+    return SUR_OK;
+}
+
+/* ------------------------------------------------------ cross-validation */
+
+/* fold[i] for every row and the number of folds. */
+static int assign_folds(size_t n, const sur_options *opt, unsigned *fold,
+                        unsigned *k_out)
+{
+    if (opt->fold_of) {
+        unsigned k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (opt->fold_of[i] >= n)
+                return SUR_EINVAL;
+            if (opt->fold_of[i] + 1 > k)
+                k = opt->fold_of[i] + 1;
+        }
+        if (k < 2 || k > n)
+            return SUR_EINVAL;
+        size_t *seen = calloc(k, sizeof *seen);
+        if (!seen)
+            return SUR_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            fold[i] = opt->fold_of[i];
+            seen[fold[i]]++;
+        }
+        int rc = SUR_OK;
+        for (unsigned f = 0; f < k; f++)
+            if (!seen[f] || seen[f] == n)
+                rc = SUR_EINVAL;
+        free(seen);
+        *k_out = k;
+        return rc;
+    }
+    unsigned k = opt->folds ? opt->folds : DEFAULT_FOLDS;
+    if (k > n)
+        k = (unsigned)n;
+    if (k < 2)
+        return SUR_EINVAL;
+    size_t *perm = malloc(n * sizeof *perm);
+    if (!perm)
+        return SUR_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t rng = opt->seed ^ 0x666f6c64u; /* "fold" */
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)Sur_rng_below(&rng, (uint64_t)i + 1);
+        size_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    for (size_t i = 0; i < n; i++)
+        fold[perm[i]] = (unsigned)(i % k);
+    free(perm);
+    *k_out = k;
+    return SUR_OK;
+}
+
+/* Held-out mean and predictive std of every row; the std of row i is that
+ * of an average of count[i] observations. */
+static int cv_predict(sur_kind kind, const sur_data *data,
+                      const sur_options *opt, const unsigned *fold,
+                      unsigned k, double *mean, double *std)
+{
+    const size_t n = data->n, d = data->d;
+    size_t *train = malloc(n * sizeof *train);
+    size_t *test = malloc(n * sizeof *test);
+    double *xt = malloc(n * d * sizeof *xt);
+    double *var = malloc(n * sizeof *var);
+    double *mt = malloc(n * sizeof *mt);
+    int rc = SUR_OK;
+    if (!train || !test || !xt || !var || !mt) {
+        rc = SUR_ENOMEM;
+        goto done;
+    }
+    for (unsigned f = 0; f < k && !rc; f++) {
+        size_t ntr = 0, nte = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (fold[i] == f)
+                test[nte++] = i;
+            else
+                train[ntr++] = i;
+        }
+        if (nte == 0)
+            continue;
+        sur_model *m = NULL;
+        rc = fit_rows(kind, data, train, ntr, opt, &m);
+        if (rc)
+            break;
+        for (size_t a = 0; a < nte; a++)
+            memcpy(xt + a * d, data->x + test[a] * d, d * sizeof *xt);
+        double noise;
+        rc = predict_rows(m, xt, nte, mt, var, &noise);
+        sur_model_free(m);
+        if (rc)
+            break;
+        for (size_t a = 0; a < nte; a++) {
+            size_t i = test[a];
+            double c = data->count ? (double)data->count[i] : 1.0;
+            mean[i] = mt[a];
+            std[i] = sqrt(var[a] + noise / c);
+        }
+    }
+done:
+    free(train);
+    free(test);
+    free(xt);
+    free(var);
+    free(mt);
+    return rc;
+}
+
+static int cv_figures(const sur_data *data, const double *mean,
+                      const double *std, unsigned k, sur_cv *out)
+{
+    const size_t n = data->n;
+    double tau, rho, se = 0;
+    size_t in1 = 0, in2 = 0;
+    int rc = sur_kendall_tau(data->y, mean, n, &tau);
+    if (!rc)
+        rc = sur_spearman_rho(data->y, mean, n, &rho);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        double e = data->y[i] - mean[i];
+        se += e * e;
+        if (fabs(e) <= std[i])
+            in1++;
+        if (fabs(e) <= 2.0 * std[i])
+            in2++;
+    }
+    out->folds = k;
+    out->kendall_tau = isnan(tau) ? 0.0 : tau;
+    out->spearman_rho = isnan(rho) ? 0.0 : rho;
+    out->rmse = sqrt(se / (double)n);
+    out->coverage_1sigma = (double)in1 / (double)n;
+    out->coverage_2sigma = (double)in2 / (double)n;
+    return SUR_OK;
+}
+
+static int cross_validate(sur_kind kind, const sur_data *data,
+                          const sur_options *opt, const unsigned *fold,
+                          unsigned k, sur_cv *out)
+{
+    const size_t n = data->n;
+    double *mean = malloc(n * sizeof *mean);
+    double *std = malloc(n * sizeof *std);
+    int rc = mean && std ? SUR_OK : SUR_ENOMEM;
+    if (!rc)
+        rc = cv_predict(kind, data, opt, fold, k, mean, std);
+    if (!rc)
+        rc = cv_figures(data, mean, std, k, out);
+    free(mean);
+    free(std);
+    return rc;
+}
+
+int sur_cross_validate(sur_kind kind, const sur_data *data,
+                       const sur_options *opt, sur_cv *out)
+{
+    sur_options defaults;
+    if (!out)
+        return SUR_EINVAL;
+    if (!opt) {
+        sur_options_default(&defaults);
+        opt = &defaults;
+    }
+    int rc = check_common(kind, data, opt);
+    if (rc)
+        return rc;
+    if (data->n < 3)
+        return SUR_ETOOFEW;
+    unsigned *fold = malloc(data->n * sizeof *fold), k;
+    if (!fold)
+        return SUR_ENOMEM;
+    rc = assign_folds(data->n, opt, fold, &k);
+    if (!rc)
+        rc = cross_validate(kind, data, opt, fold, k, out);
+    free(fold);
+    return rc;
+}
+
+int sur_fit_best(const sur_data *data, const sur_options *opt,
+                 sur_model **out, sur_selection *sel)
+{
+    sur_options defaults;
+    sur_selection local;
+    if (!out)
+        return SUR_EINVAL;
+    *out = NULL;
+    if (!sel)
+        sel = &local;
+    memset(sel, 0, sizeof *sel);
+    if (!opt) {
+        sur_options_default(&defaults);
+        opt = &defaults;
+    }
+    int rc = Sur_data_check(data);
+    if (rc)
+        return rc;
+    if (data->n < 3)
+        return SUR_ETOOFEW;
+    unsigned *fold = malloc(data->n * sizeof *fold), k;
+    if (!fold)
+        return SUR_ENOMEM;
+    rc = assign_folds(data->n, opt, fold, &k);
+    if (rc) {
+        free(fold);
+        return rc;
+    }
+    int cv_ok = 0;
+    for (int kind = 0; kind < SUR_N_KINDS; kind++) {
+        sel->rc[kind] =
+            cross_validate((sur_kind)kind, data, opt, fold, k, &sel->cv[kind]);
+        cv_ok += sel->rc[kind] == 0;
+    }
+    free(fold);
+    if (!cv_ok)
+        return SUR_EFAILED;
+    /* Best first; a kind whose refit on all rows fails (it may need more
+     * than the folds gave it) hands over to the next. */
+    int tried[SUR_N_KINDS] = {0};
+    for (;;) {
+        int best = -1;
+        for (int kind = 0; kind < SUR_N_KINDS; kind++) {
+            if (sel->rc[kind] || tried[kind])
+                continue;
+            if (best < 0 ||
+                sel->cv[kind].kendall_tau > sel->cv[best].kendall_tau ||
+                (sel->cv[kind].kendall_tau == sel->cv[best].kendall_tau &&
+                 sel->cv[kind].rmse < sel->cv[best].rmse))
+                best = kind;
+        }
+        if (best < 0)
+            return SUR_EFAILED;
+        tried[best] = 1;
+        rc = fit_rows((sur_kind)best, data, NULL, data->n, opt, out);
+        if (rc == SUR_OK) {
+            sel->best = (sur_kind)best;
+            return SUR_OK;
+        }
+        sel->rc[best] = rc;
+    }
+}
