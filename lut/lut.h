@@ -292,7 +292,7 @@ int lut_store_list(lut_store *store, const char *device, const char *op,
 /*
  * Documents: small opaque byte strings by (kind, id), kept in the same LMDB
  * environment for the rest of the service (registered search spaces, for
- * one). kind and id are 1..64 bytes without NUL. Writes are synced like
+ * one). kind and id are 1..128 bytes without NUL. Writes are synced like
  * batches. lut_store_doc_get hands out a malloc'd copy (free()).
  * lut_store_doc_ids lists the ids of a kind in byte order: *ids and each
  * string are malloc'd (free() each, then the array; *ids is NULL when *n
@@ -305,6 +305,8 @@ int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
                       void **data, size_t *len);
 int lut_store_doc_delete(lut_store *store, const char *kind, const char *id);
 int lut_store_doc_ids(lut_store *store, const char *kind, char ***ids, size_t *n);
+/* Delete every document of a kind in one synced transaction. */
+int lut_store_doc_purge(lut_store *store, const char *kind);
 
 /* ------------------------------------------------------------- tables */
 

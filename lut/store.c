@@ -1293,7 +1293,7 @@ int lut_store_table(lut_store *store, const char *device, lut_table **out)
 
 /* ----------------------------------------------------------- documents */
 
-#define DOC_NAME_MAX 64
+#define DOC_NAME_MAX 128 /* kind + id stay far below LMDB's 511-byte keys */
 
 /* "kind\0id" into buf (2 * DOC_NAME_MAX + 1 bytes). */
 static int doc_key(const char *kind, const char *id, char *buf, size_t *len)
@@ -1312,7 +1312,7 @@ static int doc_key(const char *kind, const char *id, char *buf, size_t *len)
 
 typedef struct doc_ctx {
     MDB_val key, val;
-    int del;
+    int del;   /* 1: delete key; 2: delete every key with prefix key */
 } doc_ctx;
 
 static int doc_write_body(lut_store *s, MDB_txn *txn, void *vctx)
@@ -1320,6 +1320,22 @@ static int doc_write_body(lut_store *s, MDB_txn *txn, void *vctx)
     doc_ctx *ctx = vctx;
     int rc;
 
+    if (ctx->del == 2) {
+        MDB_cursor *c;
+        MDB_val k, v;
+        rc = mdb_cursor_open(txn, s->dbi_docs, &c);
+        if (rc != 0)
+            return rc;
+        for (rc = seek(c, ctx->key.mv_data, ctx->key.mv_size, &k, &v);
+             rc == 0 && has_prefix(&k, ctx->key.mv_data, ctx->key.mv_size);
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+            rc = mdb_cursor_del(c, 0);
+            if (rc != 0)
+                break;
+        }
+        mdb_cursor_close(c);
+        return rc == MDB_NOTFOUND ? 0 : rc;
+    }
     if (ctx->del) {
         rc = mdb_del(txn, s->dbi_docs, &ctx->key, NULL);
         return rc == MDB_NOTFOUND ? LUT_ENOTFOUND : rc;
@@ -1398,6 +1414,23 @@ int lut_store_doc_delete(lut_store *store, const char *kind, const char *id)
         return rc;
     ctx.key.mv_data = kbuf;
     ctx.del = 1;
+    return write_txn(store, doc_write_body, &ctx);
+}
+
+int lut_store_doc_purge(lut_store *store, const char *kind)
+{
+    char prefix[DOC_NAME_MAX + 1];
+    size_t plen = kind ? strnlen(kind, DOC_NAME_MAX + 1) : 0;
+    doc_ctx ctx;
+
+    if (!store || plen < 1 || plen > DOC_NAME_MAX)
+        return LUT_EINVAL;
+    memcpy(prefix, kind, plen);
+    prefix[plen++] = '\0';
+    memset(&ctx, 0, sizeof ctx);
+    ctx.key.mv_data = prefix;
+    ctx.key.mv_size = plen;
+    ctx.del = 2;
     return write_txn(store, doc_write_body, &ctx);
 }
 

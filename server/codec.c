@@ -518,7 +518,7 @@ static int csv_entry(char **cells, const int *colmap, int ncols, lut_entry *row,
         int c = colmap[i];
         const char *f = csv_names[c];
         int rc = 0;
-        int64_t v;
+        int64_t v = 0;
         switch (c) {
         case C_OP: rc = csv_string(cell, f, row->key.op, LUT_OP_MAX, err); break;
         case C_DTYPE: rc = csv_string(cell, f, row->key.dtype, LUT_DTYPE_MAX, err); break;

@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "estimate.h"
+#include "predict.h"
 #include "server.h"
 #include "spaces.h"
 
@@ -292,8 +293,10 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
     lut_sum *lat = NULL;
     lut_key *scratch = NULL;
     json_t *results = NULL;
+    fm_predictor pred = {0};
+    const char *fidelity;
     static const char *const allowed[] = {"devices", "genomes", NULL};
-    if (!body || !genome || body_fields(body, allowed, rs))
+    if (fm_fidelity_param(rq, rs, &fidelity) || !body || !genome || body_fields(body, allowed, rs))
         goto out;
     json_t *genomes = json_object_get(body, "genomes");
     if (!json_is_array(genomes) || json_array_size(genomes) == 0 || json_array_size(genomes) > MAX_GENOMES) {
@@ -319,6 +322,7 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
             goto out;
         }
     }
+    fm_predictor_init(&pred, rq->srv, s, fidelity);
     results = json_array();
     size_t i;
     json_t *g;
@@ -344,6 +348,7 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
             json_object_set_new(r, "params", json_integer((json_int_t)tot.params));
             json_object_set_new(r, "latency", latency);
         }
+        fm_predictor_annotate(&pred, genome, r);
         json_array_append_new(results, r);
     }
     fm_respond_json(rs, 200, json_pack("{s:s, s:o, s:o}", "space", lut_space_id(sp), "results", results,
@@ -355,6 +360,7 @@ out:
     free(lat);
     free(genome);
     lut_space_coster_free(coster);
+    fm_predictor_release(&pred);
     fm_tables_release(&tables);
     json_decref(body);
     fm_spaces_release(s);

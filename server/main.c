@@ -31,7 +31,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: fmasd [--listen HOST:PORT] [--data-dir DIR] [--threads N]\n"
             "             [--max-body BYTES] [--timeout SECONDS] [--tables DIR]\n"
-            "             [--no-bundled] [--port-file FILE]\n"
+            "             [--no-bundled] [--port-file FILE] [--min-observations N]\n"
+            "             [--refit-delay-ms MS]\n"
             "\n"
             "  --listen     address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
             "  --data-dir   LMDB data directory (default ./var)\n"
@@ -40,7 +41,9 @@ static void usage(FILE *f)
             "  --timeout    idle connection timeout in seconds (default 30)\n"
             "  --tables     bundled tables loaded on first start (default %s)\n"
             "  --no-bundled start with no bundled tables\n"
-            "  --port-file  write the bound port to FILE once listening\n",
+            "  --port-file  write the bound port to FILE once listening\n"
+            "  --min-observations  distinct genomes before a surrogate is fitted (default 10)\n"
+            "  --refit-delay-ms    wait after new observations before refitting (default 300)\n",
             FMAS_TABLES_DIR);
 }
 
@@ -229,6 +232,31 @@ int fm_load_bundled(fm_server *srv)
     return 0;
 }
 
+/* Schedule a fit of every (space, metric, fidelity) with stored
+ * observations, so that a restarted service predicts again shortly. */
+static void fm_fit_stored(fm_server *srv)
+{
+    fm_space **all;
+    size_t n;
+    if (fm_spaces_list(&srv->spaces, &all, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fm_obs_set *set = &all[i]->obs;
+        pthread_rwlock_rdlock(&set->lock);
+        for (size_t j = 0; j < set->n; j++) {
+            int seen = 0;
+            for (size_t k = 0; k < j && !seen; k++)
+                seen = !strcmp(set->items[k].metric, set->items[j].metric) &&
+                       !strcmp(set->items[k].fidelity, set->items[j].fidelity);
+            if (!seen)
+                fm_fitter_schedule(srv->fitter, all[i], set->items[j].metric, set->items[j].fidelity, 1);
+        }
+        pthread_rwlock_unlock(&set->lock);
+        fm_spaces_release(all[i]);
+    }
+    free(all);
+}
+
 int main(int argc, char **argv)
 {
     static fm_server srv;
@@ -243,6 +271,8 @@ int main(int argc, char **argv)
     cfg->threads = (unsigned)cores;
     cfg->max_body = 64u << 20;
     cfg->conn_timeout = 30;
+    cfg->min_observations = 10;
+    cfg->refit_delay_ms = 300;
     const char *port_file = NULL;
 
     for (int i = 1; i < argc; i++) {
@@ -288,6 +318,18 @@ int main(int argc, char **argv)
                 return 2;
             }
             cfg->max_body = (size_t)n;
+        } else if (!strcmp(a, "--min-observations")) {
+            if (parse_size(v, 3, 1000000, &n)) {
+                fprintf(stderr, "fmasd: --min-observations wants 3..1000000, got \"%s\"\n", v);
+                return 2;
+            }
+            cfg->min_observations = (size_t)n;
+        } else if (!strcmp(a, "--refit-delay-ms")) {
+            if (parse_size(v, 0, 600000, &n)) {
+                fprintf(stderr, "fmasd: --refit-delay-ms wants 0..600000, got \"%s\"\n", v);
+                return 2;
+            }
+            cfg->refit_delay_ms = (unsigned)n;
         } else if (!strcmp(a, "--timeout")) {
             if (parse_size(v, 1, 86400, &n)) {
                 fprintf(stderr, "fmasd: --timeout wants 1..86400 seconds, got \"%s\"\n", v);
@@ -310,6 +352,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    sur_init();
     int rc = lut_store_open(&srv.store, cfg->data_dir, NULL);
     if (rc) {
         fprintf(stderr, "fmasd: cannot open the data directory %s: %s\n", cfg->data_dir, lut_strerror(rc));
@@ -320,6 +363,13 @@ int main(int argc, char **argv)
         lut_store_close(srv.store);
         return 1;
     }
+    if ((rc = fm_fitter_start(&srv.fitter, cfg->refit_delay_ms, cfg->min_observations))) {
+        fprintf(stderr, "fmasd: cannot start the surrogate fitter: %s\n", strerror(rc));
+        fm_spaces_destroy(&srv.spaces);
+        lut_store_close(srv.store);
+        return 1;
+    }
+    fm_fit_stored(&srv);
     if (fm_load_bundled(&srv))
         log_line("some bundled tables did not load; the service runs without them");
 
@@ -328,6 +378,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "fmasd: cannot listen on %s:%u: %s\n", cfg->listen_host, cfg->listen_port,
                 strerror(rc));
+        fm_fitter_stop(srv.fitter);
         fm_spaces_destroy(&srv.spaces);
         lut_store_close(srv.store);
         return 1;
@@ -353,6 +404,7 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(daemon);
+    fm_fitter_stop(srv.fitter);
     fm_spaces_destroy(&srv.spaces);
     lut_store_close(srv.store);
     log_line("stopped");

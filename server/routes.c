@@ -21,6 +21,11 @@ const fm_route fm_routes[] = {
     {"POST", "/v1/spaces/{id}/expand", h_space_expand},
     {"GET", "/v1/spaces/{id}/layers", h_space_layers},
     {"POST", "/v1/spaces/{id}/estimate", h_space_estimate},
+    {"POST", "/v1/spaces/{id}/observations", h_observations_post},
+    {"GET", "/v1/spaces/{id}/observations", h_observations_get},
+    {"GET", "/v1/spaces/{id}/surrogate", h_surrogate_get},
+    {"POST", "/v1/spaces/{id}/surrogate:fit", h_surrogate_fit},
+    {"POST", "/v1/spaces/{id}/screen", h_screen},
 };
 
 const size_t fm_nroutes = sizeof fm_routes / sizeof fm_routes[0];

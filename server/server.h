@@ -11,6 +11,7 @@
 #include "http.h"
 #include "lut.h"
 #include "metrics.h"
+#include "models.h"
 #include "spaces.h"
 
 typedef struct fm_config {
@@ -21,6 +22,8 @@ typedef struct fm_config {
     unsigned threads;      /* thread-pool size, at most the core count */
     size_t max_body;       /* bytes */
     unsigned conn_timeout; /* seconds */
+    size_t min_observations; /* distinct genomes before a surrogate is fitted */
+    unsigned refit_delay_ms; /* debounce of background refits */
 } fm_config;
 
 struct fm_server {
@@ -28,6 +31,7 @@ struct fm_server {
     lut_store *store;
     fm_metrics metrics;
     fm_spaces spaces;
+    fm_fitter *fitter;
     atomic_long inflight; /* requests being read or handled */
 };
 
@@ -73,5 +77,10 @@ void h_space_delete(fm_request *rq, fm_response *rs);
 void h_space_expand(fm_request *rq, fm_response *rs);
 void h_space_layers(fm_request *rq, fm_response *rs);
 void h_space_estimate(fm_request *rq, fm_response *rs);
+void h_observations_post(fm_request *rq, fm_response *rs);
+void h_observations_get(fm_request *rq, fm_response *rs);
+void h_surrogate_get(fm_request *rq, fm_response *rs);
+void h_surrogate_fit(fm_request *rq, fm_response *rs);
+void h_screen(fm_request *rq, fm_response *rs);
 
 #endif

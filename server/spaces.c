@@ -3,6 +3,8 @@
  */
 #include "spaces.h"
 
+#include "models.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,8 @@ static void space_free(fm_space *s)
 {
     if (!s)
         return;
+    fm_models_free(s->models);
+    fm_obs_destroy(&s->obs);
     lut_space_free(s->space);
     json_decref(s->definition);
     free(s);
@@ -124,6 +128,8 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
         return fault(err, "/builder", "must be a builder name (a string)");
     if (builder && json_is_null(builder))
         builder = NULL;
+    if (params && !builder)
+        return fault(err, "/params", "only builder spaces take params; a categorical space has genes only");
     if (!!builder == !!genes)
         return fault(err, builder ? "/genes" : "/builder",
                      builder ? "a builder space takes its genes from the builder; leave genes out"
@@ -216,9 +222,11 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
                                               gs, n, &e);
             if (rc == LUT_EINVAL) {
                 char field[80];
-                long gi = -1;
+                /* A repeated name is the fault of its second occurrence. */
+                int dup = strstr(e.reason, "name given twice") != NULL;
+                long gi = -1, seen = 0;
                 for (size_t i = 0; i < n && gi < 0; i++)
-                    if (!strcmp(gs[i].name, e.field))
+                    if (!strcmp(gs[i].name, e.field) && (!dup || seen++ == 1))
                         gi = (long)i;
                 if (!strcmp(e.field, "id") || !strcmp(e.field, "description"))
                     snprintf(field, sizeof field, "/%s", e.field);
@@ -259,6 +267,12 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
     s->space = sp;
     s->definition = canon;
     atomic_init(&s->refs, 1);
+    if (fm_obs_init(&s->obs, lut_space_gene_count(sp)) || !(s->models = fm_models_new())) {
+        lut_space_free(sp);
+        json_decref(canon);
+        free(s);
+        return LUT_ENOMEM;
+    }
     *out = s;
     return 0;
 }
@@ -275,7 +289,7 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
         if (rc)
             return rc;
         s->builtin = 1;
-        if ((rc = insert_locked(reg, s))) {
+        if ((rc = fm_obs_load(&s->obs, store, builders[i])) || (rc = insert_locked(reg, s))) {
             space_free(s);
             return rc;
         }
@@ -293,7 +307,8 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
             json_t *def = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
             fm_space *s = NULL;
             lut_error err = {.row = -1};
-            if (def && fm_space_from_definition(def, &s, &err) == 0 && insert_locked(reg, s) != 0)
+            if (def && fm_space_from_definition(def, &s, &err) == 0 &&
+                (fm_obs_load(&s->obs, store, ids[i]) != 0 || insert_locked(reg, s) != 0))
                 space_free(s);
             else if (!def || !s)
                 fprintf(stderr, "fmasd: stored space %s does not load: %s\n", ids[i],
@@ -367,7 +382,11 @@ int fm_spaces_remove(fm_spaces *reg, lut_store *store, const char *id)
             rc = LUT_EEXIST;
             break;
         }
-        rc = lut_store_doc_delete(store, DOC_KIND, id);
+        /* Observations first: a crash in between leaves a space without
+         * them, never stale ones under a re-created id. */
+        rc = fm_obs_purge(store, id);
+        if (!rc)
+            rc = lut_store_doc_delete(store, DOC_KIND, id);
         if (rc)
             break;
         fm_spaces_release(reg->items[i]);

@@ -15,13 +15,18 @@
 
 #include "http.h"
 #include "lut.h"
+#include "observations.h"
 #include "space.h"
+
+typedef struct fm_models fm_models;
 
 typedef struct fm_space {
     lut_space *space;
     json_t *definition; /* the canonical definition document */
     int builtin;
     atomic_int refs;
+    fm_obs_set obs;     /* its observations */
+    fm_models *models;  /* its fitted surrogates (models.c) */
 } fm_space;
 
 typedef struct fm_spaces {

@@ -1,0 +1,225 @@
+/*
+ * h_observations.c — POST and GET /v1/spaces/{id}/observations.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "models.h"
+#include "server.h"
+#include "spaces.h"
+
+#define MAX_OBSERVATIONS 100000
+
+static void free_batch(fm_obs *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(b[i].genome);
+        free(b[i].meta);
+    }
+    free(b);
+}
+
+static int bad(fm_response *rs, size_t i, const char *field, const char *reason)
+{
+    char pointer[160];
+    snprintf(pointer, sizeof pointer, "/observations/%zu%s%s", i, field[0] ? "/" : "", field);
+    fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, pointer, reason), "%s: %s", pointer, reason);
+    return -1;
+}
+
+/* One observation object → o (genome and meta allocated). */
+static int parse_one(const lut_space *sp, json_t *v, size_t i, fm_obs *o, fm_response *rs)
+{
+    memset(o, 0, sizeof *o);
+    if (!json_is_object(v))
+        return bad(rs, i, "", "an observation is an object {genome, metric, value, fidelity, meta}");
+    json_t *genome = NULL, *metric = NULL, *value = NULL, *fidelity = NULL, *meta = NULL;
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) {
+        if (!strcmp(k, "genome"))
+            genome = x;
+        else if (!strcmp(k, "metric"))
+            metric = x;
+        else if (!strcmp(k, "value"))
+            value = x;
+        else if (!strcmp(k, "fidelity"))
+            fidelity = x;
+        else if (!strcmp(k, "meta"))
+            meta = x;
+        else {
+            char f[80];
+            snprintf(f, sizeof f, "%.60s", k);
+            return bad(rs, i, f, "unknown field");
+        }
+    }
+    if (!genome)
+        return bad(rs, i, "genome", "is required");
+    if (!json_is_string(metric) || !fm_metric_name_valid(json_string_value(metric)))
+        return bad(rs, i, "metric", metric ? "must be a metric name: 1 to 64 characters of [a-z0-9_]"
+                                           : "is required");
+    if (!value)
+        return bad(rs, i, "value", "is required");
+    if (!json_is_number(value) || !isfinite(json_number_value(value)))
+        return bad(rs, i, "value", "must be a finite number");
+    if (fidelity && (!json_is_string(fidelity) || !fm_fidelity_name_valid(json_string_value(fidelity))))
+        return bad(rs, i, "fidelity", "must be a fidelity name: 1 to 64 characters of [a-z0-9._-]");
+    o->genome = calloc(lut_space_gene_count(sp) + 1, sizeof *o->genome);
+    if (!o->genome) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    lut_error err = {.row = -1};
+    int rc = fm_genome_from_json(sp, genome, o->genome, &err);
+    if (rc) {
+        char f[96];
+        snprintf(f, sizeof f, "genome%s", err.field);
+        return bad(rs, i, f, err.reason);
+    }
+    snprintf(o->metric, sizeof o->metric, "%s", json_string_value(metric));
+    snprintf(o->fidelity, sizeof o->fidelity, "%s", fidelity ? json_string_value(fidelity) : "default");
+    o->value = json_number_value(value);
+    if (meta && !json_is_null(meta)) {
+        o->meta = json_dumps(meta, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!o->meta) {
+            fm_problem(rs, 500, "internal", NULL, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void h_observations_post(fm_request *rq, fm_response *rs)
+{
+    fm_space *s = fm_spaces_get(&rq->srv->spaces, rq->params[0]);
+    if (!s) {
+        fm_problem(rs, 404, "not-found", fm_err_param(NULL, "id", "no space has this id"),
+                   "space \"%.80s\" not found", rq->params[0]);
+        return;
+    }
+    json_t *body = fm_read_json_body(rq, rs);
+    fm_obs *batch = NULL;
+    size_t n = 0;
+    if (!body)
+        goto out;
+    json_t *arr = json_object_get(body, "observations");
+    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_array(arr) ||
+        json_array_size(arr) == 0 || json_array_size(arr) > MAX_OBSERVATIONS) {
+        const char *pointer = json_is_object(body) && arr ? "/observations" : "";
+        fm_problem(rs, 422, "invalid-field",
+                   fm_err_pointer(NULL, pointer, "the body is {\"observations\": [1 to 100000 observations]}"),
+                   "the body must be {\"observations\": [...]} with 1 to 100000 items");
+        goto out;
+    }
+    batch = calloc(json_array_size(arr), sizeof *batch);
+    if (!batch) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        goto out;
+    }
+    for (n = 0; n < json_array_size(arr); n++)
+        if (parse_one(s->space, json_array_get(arr, n), n, &batch[n], rs)) {
+            n++;
+            goto out;
+        }
+    size_t total = 0;
+    int rc = fm_obs_append(&s->obs, rq->srv->store, lut_space_id(s->space), batch, n, &total);
+    if (rc) {
+        fm_store_failure(rs, rc, "observations");
+        goto out;
+    }
+    /* Every (metric, fidelity) the batch touched gets a debounced refit. */
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(batch[i].metric, batch[j].metric) && !strcmp(batch[i].fidelity, batch[j].fidelity);
+        if (!seen)
+            fm_fitter_schedule(rq->srv->fitter, s, batch[i].metric, batch[i].fidelity, 0);
+    }
+    fm_respond_json(rs, 201, json_pack("{s:s, s:I, s:I}", "space", lut_space_id(s->space), "accepted",
+                                       (json_int_t)n, "total", (json_int_t)total));
+out:
+    free_batch(batch, n);
+    json_decref(body);
+    fm_spaces_release(s);
+}
+
+static void csv_quoted(fm_buf *out, const char *s)
+{
+    fm_buf_append(out, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"')
+            fm_buf_append(out, "\"\"", 2);
+        else
+            fm_buf_append(out, s, 1);
+    }
+    fm_buf_append(out, "\"", 1);
+}
+
+void h_observations_get(fm_request *rq, fm_response *rs)
+{
+    fm_space *s = fm_spaces_get(&rq->srv->spaces, rq->params[0]);
+    if (!s) {
+        fm_problem(rs, 404, "not-found", fm_err_param(NULL, "id", "no space has this id"),
+                   "space \"%.80s\" not found", rq->params[0]);
+        return;
+    }
+    const char *metric = fm_query(rq, "metric"), *fidelity = fm_query(rq, "fidelity");
+    if (metric && !fm_metric_name_valid(metric)) {
+        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "metric", "must be [a-z0-9_]{1,64}"),
+                   "metric \"%.80s\" is not a metric name", metric);
+        fm_spaces_release(s);
+        return;
+    }
+    if (fidelity && !fm_fidelity_name_valid(fidelity)) {
+        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "fidelity", "must be [a-z0-9._-]{1,64}"),
+                   "fidelity \"%.80s\" is not a fidelity name", fidelity);
+        fm_spaces_release(s);
+        return;
+    }
+    const char *accept = fm_header(rq, "Accept");
+    int csv = accept && strstr(accept, "text/csv");
+    size_t ng = lut_space_gene_count(s->space);
+    fm_buf out = {0};
+    json_t *arr = csv ? NULL : json_array();
+    if (csv)
+        fm_buf_printf(&out, "id,observed_at,metric,fidelity,value,genome,meta\n");
+    pthread_rwlock_rdlock(&s->obs.lock);
+    for (size_t i = 0; i < s->obs.n; i++) {
+        const fm_obs *o = &s->obs.items[i];
+        if ((metric && strcmp(metric, o->metric)) || (fidelity && strcmp(fidelity, o->fidelity)))
+            continue;
+        char t[40];
+        fm_format_time(o->observed_ms, t, sizeof t);
+        if (csv) {
+            fm_buf_printf(&out, "%llu,%s,%s,%s,%.17g,\"[", (unsigned long long)o->id, t, o->metric,
+                          o->fidelity, o->value);
+            for (size_t j = 0; j < ng; j++)
+                fm_buf_printf(&out, "%s%d", j ? "," : "", o->genome[j]);
+            fm_buf_append(&out, "]\",", 3);
+            if (o->meta)
+                csv_quoted(&out, o->meta);
+            fm_buf_append(&out, "\n", 1);
+            continue;
+        }
+        json_t *meta = o->meta ? json_loads(o->meta, JSON_DECODE_ANY, NULL) : NULL;
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:s, s:f, s:s, s:o}", "id", (json_int_t)o->id,
+                                             "observed_at", t, "genome", fm_genome_json(s->space, o->genome),
+                                             "metric", o->metric, "value", o->value, "fidelity", o->fidelity,
+                                             "meta", meta ? meta : json_null()));
+    }
+    pthread_rwlock_unlock(&s->obs.lock);
+    if (csv) {
+        if (out.oom) {
+            free(out.data);
+            fm_problem(rs, 500, "internal", NULL, "out of memory");
+        } else {
+            fm_respond_text(rs, 200, "text/csv; charset=utf-8", out.data ? out.data : strdup(""), out.len);
+        }
+    } else {
+        fm_respond_json(rs, 200, json_pack("{s:s, s:o}", "space", lut_space_id(s->space), "observations", arr));
+    }
+    fm_spaces_release(s);
+}
