@@ -1,6 +1,7 @@
 """The contract files themselves (no server needed): every schema is valid
 2020-12, every $ref of openapi.json resolves, openapi.json covers every
-endpoint of docs/api.md, and the examples of docs/api.md validate."""
+endpoint of docs/api.md, and the examples of docs/api.md (and of the
+evaluator protocol, docs/evaluator.md) validate."""
 
 import json
 import re
@@ -35,6 +36,11 @@ ENDPOINTS = [
     ("post", "/v1/spaces/{id}/expand", "200", ["400", "404", "413", "415", "422"]),
     ("get", "/v1/spaces/{id}/layers", "200", ["404"]),
     ("post", "/v1/spaces/{id}/estimate", "200", ["400", "404", "413", "415", "422"]),
+    ("post", "/v1/spaces/{id}/observations", "201", ["400", "404", "413", "415", "422"]),
+    ("get", "/v1/spaces/{id}/observations", "200", ["400", "404"]),
+    ("get", "/v1/spaces/{id}/surrogate", "200", ["400", "404", "503"]),
+    ("post", "/v1/spaces/{id}/surrogate:fit", "200", ["400", "404", "503"]),
+    ("post", "/v1/spaces/{id}/screen", "200", ["400", "404", "413", "415", "422"]),
 ]
 
 # (method, path, request schema or None, {status: answer schema})
@@ -48,6 +54,11 @@ BODIES = [
     ("get", "/v1/spaces/{id}/layers", None, {"200": "space-layers.json"}),
     ("post", "/v1/spaces/{id}/estimate", "space-estimate-request.json",
      {"200": "space-estimate-response.json"}),
+    ("post", "/v1/spaces/{id}/observations", "observations-post.json",
+     {"201": "observations-post-result.json"}),
+    ("get", "/v1/spaces/{id}/surrogate", None, {"200": "surrogate.json"}),
+    ("post", "/v1/spaces/{id}/surrogate:fit", None, {"200": "surrogate.json"}),
+    ("post", "/v1/spaces/{id}/screen", "screen-request.json", {"200": "screen-response.json"}),
 ]
 
 
@@ -64,7 +75,10 @@ def test_every_schema_file_is_valid_2020_12(schemas):
         "lut-upload-result.json", "lut-page.json", "estimate-request.json",
         "estimate-response.json", "space.json", "space-list.json", "space-create.json",
         "genome.json", "space-expand-request.json", "space-expand-response.json",
-        "space-layers.json", "space-estimate-request.json", "space-estimate-response.json"}
+        "space-layers.json", "space-estimate-request.json", "space-estimate-response.json",
+        "observations-post.json", "observations-post-result.json", "observations-list.json",
+        "surrogate.json", "screen-request.json", "screen-response.json",
+        "evaluator-input.json", "evaluator-output.json"}
     for name, schema in schemas.files.items():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name
 
@@ -159,6 +173,23 @@ def test_openapi_covers_every_endpoint(openapi):
         {"$ref": "estimate-response.json"}
     mna = openapi["components"]["responses"]["MethodNotAllowed"]
     assert "Allow" in mna["headers"]
+    listing = paths["/v1/spaces/{id}/observations"]["get"]["responses"]["200"]["content"]
+    assert listing == {"application/json": {"schema": {"$ref": "observations-list.json"}},
+                       "text/csv": {"schema": {"type": "string"}}}
+    # Query parameters of the surrogate endpoints and of predictions.
+    for path, method, names, required in [
+            ("/v1/spaces/{id}/observations", "get", ["metric", "fidelity"], set()),
+            ("/v1/spaces/{id}/surrogate", "get", ["metric", "fidelity"], {"metric"}),
+            ("/v1/spaces/{id}/surrogate:fit", "post", ["metric", "fidelity"], {"metric"}),
+            ("/v1/spaces/{id}/estimate", "post", ["fidelity"], set())]:
+        params = [_resolve_pointer(openapi, p["$ref"][1:]) if "$ref" in p else p
+                  for p in paths[path][method].get("parameters", [])]
+        query = {p["name"]: p for p in params if p["in"] == "query"}
+        assert sorted(query) == sorted(names), (path, method)
+        assert {n for n, p in query.items() if p["required"]} == required, (path, method)
+    unavailable = openapi["components"]["responses"]["Unavailable"]
+    assert unavailable["content"] == {"application/problem+json": {"schema": {"$ref": "problem.json"}}}
+    assert fmasapi.PROBLEM_TYPES[503] == {"unavailable"}
 
 
 @pytest.mark.parametrize("method,path,request_schema,answers", BODIES,
@@ -211,6 +242,37 @@ TOY_SPACE = {"id": "toy", "description": "", "builder": None, "params": None, "b
 
 def without(d, *keys):
     return {k: v for k, v in d.items() if k not in keys}
+
+
+# The surrogate object, predictions and screening of docs/api.md.
+CV = {"folds": 5, "kendall_tau": 0.81, "spearman_rho": 0.93, "rmse": 0.012,
+      "coverage_1sigma": 0.70, "coverage_2sigma": 0.96}
+SURROGATE_DOC = {"space": "deeplabv3plus-mobilenetv2", "metric": "miou", "fidelity": "val-subset-500",
+                 "status": "fitted", "n": 120, "distinct": 96, "min_observations": 10,
+                 "model": "gp", "version": 4, "fitted_at": "2026-11-29T12:00:00Z",
+                 "fit_seconds": 0.12, "cv": CV,
+                 "candidates": [{"model": "ridge", "cv": dict(CV, kendall_tau=0.7)},
+                                {"model": "gp", "cv": CV}]}
+TOO_FEW = dict(SURROGATE_DOC, status="too_few", n=5, distinct=5, model=None, version=1, cv=None,
+               candidates=[], reason="5 distinct genomes observed; the surrogate needs 10")
+PREDICTION = {"mean": 0.61, "std": 0.02, "fidelity": "val-subset-500", "model_version": 4}
+NO_OBS = {"predicted": None, "predicted_reason": "the space has no observations yet"}
+SCREEN_DOC = {"genomes": [[3, 1, 3], [0, 0, 0]],
+              "objectives": [{"metric": "miou", "goal": "max"},
+                             {"cost": "latency", "device": "gap8", "goal": "min"},
+                             {"cost": "macs", "goal": "min"}, {"cost": "params", "goal": "min"}],
+              "constraints": [{"cost": "latency", "device": "gap8", "max": 40.0, "unit": "ms"}],
+              "confidence": 0.95, "fidelity": "val-subset-500"}
+SCREEN_RESULT = {"genome": [0, 0, 0], "keep": False, "reason": "dominated", "dominated_by": [1, 0, 0],
+                 "costs": {"macs": 1, "flops": 2, "params": 3,
+                           "latency": {"gap8": {"ms": 12.5, "complete": True}}},
+                 "predicted": {"miou": PREDICTION}}
+SCREEN_ANSWER = {"space": "deeplabv3plus-mobilenetv2", "confidence": 0.95, "z": 1.645,
+                 "results": [SCREEN_RESULT],
+                 "summary": {"kept": 10, "pruned": 30,
+                             "by_reason": {"constraint": 5, "dominated": 20, "already_observed": 5,
+                                           "uncertain": 2, "promising": 8}},
+                 "lut_versions": {"gap8": 3}}
 
 
 # The examples of docs/api.md (placeholders filled in) must validate.
@@ -298,10 +360,57 @@ DOC_EXAMPLES = [
         "results": [{"genome": [3, 1], "macs": 123, "flops": 246, "params": 45,
                      "latency": {"gap8": {"total": 1.2e6, "unit": "cycles", "ms": 6.86,
                                           "layers": 100, "hits": 98, "missing": 2,
-                                          "complete": False, "missing_keys": [CANON]}}}],
+                                          "complete": False, "missing_keys": [CANON]}},
+                     "predicted": {"miou": PREDICTION}}],
         "lut_versions": {"gap8": 8}}),
-    ("space-estimate-response.json", {"space": "toy", "results": [{"genome": [0, 2]}],
+    ("space-estimate-response.json", {"space": "toy", "results": [{"genome": [0, 2], **NO_OBS}],
                                       "lut_versions": {}}),
+    # Observations, surrogates and screening.
+    ("observations-post.json", {"observations": [
+        {"genome": [3, 1, 0], "metric": "miou", "value": 0.712, "fidelity": "val-subset-500",
+         "meta": {"evaluator": "fmas-eval 0.1", "seed": 1, "seconds": 41.2}}]}),
+    ("observations-post.json", {"observations": [
+        {"genome": {"depth": 2, "ratio": 0.5}, "metric": "pixel_acc", "value": -3},
+        {"genome": [0], "metric": "m" * 64, "value": 1e300, "fidelity": "f" * 64, "meta": None},
+        {"genome": [0], "metric": "a_1", "value": 0.5, "meta": [1, "x", None]},
+        {"genome": [0], "metric": "a_1", "value": 0.5, "meta": "text"}]}),
+    ("observations-post-result.json", {"space": "deeplabv3plus-mobilenetv2", "accepted": 1, "total": 121}),
+    ("observations-list.json", {"space": "toy", "observations": []}),
+    ("observations-list.json", {"space": "toy", "observations": [
+        {"id": 1, "observed_at": "2026-11-29T12:00:00Z", "genome": [3, 1, 0], "metric": "miou",
+         "value": 0.712, "fidelity": "val-subset-500", "meta": {"seed": 1}},
+        {"id": 2, "observed_at": "2026-11-29T12:00:00.123+01:00", "genome": [0, 0, 0], "metric": "miou",
+         "value": 0.5, "fidelity": "default", "meta": None}]}),
+    ("surrogate.json", SURROGATE_DOC),
+    ("surrogate.json", dict(SURROGATE_DOC, model="ridge", cv=dict(CV, kendall_tau=None, spearman_rho=None),
+                            candidates=[{"model": "ridge", "cv": dict(CV, rmse=None)}])),
+    ("surrogate.json", TOO_FEW),
+    ("surrogate.json#/$defs/prediction", PREDICTION),
+    ("screen-request.json", SCREEN_DOC),
+    ("screen-request.json", {"genomes": [{"depth": 1, "ratio": 1}], "objectives": [{"metric": "miou", "goal": "max"}]}),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[
+        {"cost": "latency", "device": "gap8", "max": 7e6, "unit": "cycles"},
+        {"cost": "latency", "device": "cpu-x86", "max": 4e4, "unit": "us"},
+        {"cost": "macs", "max": 1e9}, {"cost": "params", "max": 0}])),
+    ("screen-response.json", SCREEN_ANSWER),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[
+        dict(SCREEN_RESULT, keep=False, reason="constraint", dominated_by=None, constraint=0),
+        dict(SCREEN_RESULT, keep=False, reason="already_observed", dominated_by=None),
+        dict(SCREEN_RESULT, keep=True, reason="uncertain", dominated_by=None,
+             predicted={"miou": None}, predicted_reasons={"miou": "3 distinct genomes observed; the surrogate needs 10"}),
+        dict(without(SCREEN_RESULT, "costs"), keep=True, reason="promising", dominated_by=None, **NO_OBS)])),
+    # The evaluator protocol of fmas-search (docs/evaluator.md).
+    ("evaluator-input.json", {"space": "deeplabv3plus-mobilenetv2", "genome": [3, 1, 0],
+                              "genome_named": {"features.2.expand": 6, "features.3.keep": 1,
+                                               "features.3.expand": 2}, "fidelity": "val-subset-500"}),
+    ("evaluator-input.json", {"space": "toy", "genome": [0], "genome_named": {"depth": 1},
+                              "fidelity": "finetuned", "later": {"added": True}}),
+    ("evaluator-output.json", {"miou": 0.7012, "pixel_acc": 0.9301, "seconds": 41.2, "images": 500,
+                               "fidelity": "val-subset-500",
+                               "meta": {"evaluator": "fmas-eval 0.1.0", "genome": [3, 1, 0],
+                                        "device": "cpu"}}),
+    ("evaluator-output.json", {"miou": 0.7121, "pixel_acc": 0.9310, "extras": {"seconds": 41.2, "images": 500}}),
+    ("evaluator-output.json", {"miou": 0.66, "size": 23, "extras": None}),
 ]
 
 
@@ -435,10 +544,10 @@ REJECT = [
     ("space-estimate-request.json", {"devices": [], "genomes": []}),
     ("space-estimate-request.json", {"devices": ["d", "d"], "genomes": [[0]]}),
     ("space-estimate-request.json", {"devices": [], "genomes": [[0]], "networks": []}),
-    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0], "macs": 1}],
+    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0], "macs": 1, **NO_OBS}],
                                       "lut_versions": {}}),
     ("space-estimate-response.json", {"space": "s", "results": [{"macs": 1, "flops": 2, "params": 0,
-                                                                  "latency": {}}],
+                                                                  "latency": {}, **NO_OBS}],
                                       "lut_versions": {}}),
     ("space-estimate-response.json", {"space": "s", "results": [], "lut_versions": {}}),
     ("space-estimate-response.json", {
@@ -446,7 +555,131 @@ REJECT = [
         "results": [{"genome": [0], "macs": 1, "flops": 2, "params": 0,
                      "latency": {"d": {"total": 1, "unit": "us", "ms": 0.001, "layers": 2,
                                        "hits": 1, "missing": 1, "complete": False,
-                                       "missing_keys": []}}}]}),
+                                       "missing_keys": []}}, **NO_OBS}]}),
+    # Predictions in estimates.
+    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0]}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0], "predicted": None}],
+                                      "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": PREDICTION}, "predicted_reason": "x"}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": None, "predicted_reason": "x", "predicted_reasons": {"miou": "x"}}],
+        "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [{"genome": [0], "predicted": {}}],
+                                      "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"mIoU": PREDICTION}}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": dict(PREDICTION, std=-0.1)}}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": dict(PREDICTION, model_version=0)}}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": without(PREDICTION, "fidelity")}}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": 0.61}}], "lut_versions": {}}),
+    ("space-estimate-response.json", {"space": "s", "results": [
+        {"genome": [0], "predicted": {"miou": None}, "predicted_reasons": {"miou": ""}}], "lut_versions": {}}),
+    # Observations.
+    ("observations-post.json", {"observations": []}),
+    ("observations-post.json", {}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": 1}], "x": 1}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou"}]}),
+    ("observations-post.json", {"observations": [{"metric": "miou", "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "mIoU", "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "m-iou", "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "m" * 65, "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "", "value": 1}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": "1"}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": True}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": None}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": 1,
+                                                  "fidelity": "Val Full"}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": 1,
+                                                  "fidelity": None}]}),
+    ("observations-post.json", {"observations": [{"genome": [0], "metric": "miou", "value": 1,
+                                                  "colour": "red"}]}),
+    ("observations-post.json", {"observations": [{"genome": [-1], "metric": "miou", "value": 1}]}),
+    ("observations-post-result.json", {"space": "s", "accepted": 0, "total": 0}),
+    ("observations-list.json", {"space": "s", "observations": [
+        {"id": 0, "observed_at": "2026-11-29T12:00:00Z", "genome": [0], "metric": "miou", "value": 1,
+         "fidelity": "default", "meta": None}]}),
+    ("observations-list.json", {"space": "s", "observations": [
+        {"id": 1, "observed_at": "2026-11-29 12:00:00", "genome": [0], "metric": "miou", "value": 1,
+         "fidelity": "default", "meta": None}]}),
+    ("observations-list.json", {"space": "s", "observations": [
+        {"id": 1, "observed_at": "2026-11-29T12:00:00Z", "genome": {"a": 1}, "metric": "miou", "value": 1,
+         "fidelity": "default", "meta": None}]}),
+    ("observations-list.json", {"space": "s", "observations": [
+        {"id": 1, "observed_at": "2026-11-29T12:00:00Z", "genome": [0], "metric": "miou", "value": 1,
+         "fidelity": "default"}]}),
+    # The surrogate object.
+    ("surrogate.json", dict(SURROGATE_DOC, status="unfitted")),
+    ("surrogate.json", dict(SURROGATE_DOC, model=None)),
+    ("surrogate.json", dict(SURROGATE_DOC, model="mlp")),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=None)),
+    ("surrogate.json", dict(SURROGATE_DOC, candidates=[])),
+    ("surrogate.json", dict(SURROGATE_DOC, reason="why")),
+    ("surrogate.json", dict(SURROGATE_DOC, version=0)),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=dict(CV, kendall_tau=1.5))),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=dict(CV, coverage_2sigma=-0.1))),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=dict(CV, rmse=-1))),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=without(CV, "folds"))),
+    ("surrogate.json", dict(SURROGATE_DOC, cv=dict(CV, r2=0.9))),
+    ("surrogate.json", without(SURROGATE_DOC, "fitted_at")),
+    ("surrogate.json", dict(SURROGATE_DOC, fitted_at="yesterday")),
+    ("surrogate.json", without(TOO_FEW, "reason")),
+    ("surrogate.json", dict(TOO_FEW, model="gp")),
+    ("surrogate.json", dict(TOO_FEW, cv=CV)),
+    # Screening.
+    ("screen-request.json", without(SCREEN_DOC, "objectives")),
+    ("screen-request.json", without(SCREEN_DOC, "genomes")),
+    ("screen-request.json", dict(SCREEN_DOC, genomes=[])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"metric": "miou"}])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"metric": "miou", "goal": "up"}])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"cost": "energy", "goal": "min"}])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"cost": "latency", "goal": "min"}])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"cost": "macs", "device": "gap8", "goal": "min"}])),
+    ("screen-request.json", dict(SCREEN_DOC, objectives=[{"metric": "miou", "cost": "macs", "goal": "min"}])),
+    ("screen-request.json", dict(SCREEN_DOC, confidence=1.0)),
+    ("screen-request.json", dict(SCREEN_DOC, confidence=0.5)),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[{"cost": "macs", "max": 1, "unit": "ms"}])),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[{"cost": "latency", "device": "gap8", "max": 1,
+                                                           "unit": "s"}])),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[{"cost": "latency", "max": 1}])),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[{"cost": "macs", "max": -1}])),
+    ("screen-request.json", dict(SCREEN_DOC, constraints=[{"cost": "macs"}])),
+    ("screen-request.json", dict(SCREEN_DOC, fidelity="Val")),
+    ("screen-request.json", dict(SCREEN_DOC, colour="red")),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[])),
+    ("screen-response.json", without(SCREEN_ANSWER, "z")),
+    ("screen-response.json", dict(SCREEN_ANSWER, summary={"kept": 1, "pruned": 0, "by_reason": {
+        "constraint": 0, "dominated": 0, "already_observed": 0, "uncertain": 1}})),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, keep=True)])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, dominated_by=None)])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, reason="promising")])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, reason="cheap")])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, keep=False, reason="constraint",
+                                                               dominated_by=None)])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, constraint=0)])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[without(SCREEN_RESULT, "predicted")])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[without(SCREEN_RESULT, "dominated_by")])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, predicted=None)])),
+    ("screen-response.json", dict(SCREEN_ANSWER, results=[dict(SCREEN_RESULT, costs={
+        "macs": 1, "flops": 2, "params": 3, "latency": {"gap8": {"ms": 1.0}}})])),
+    # The evaluator protocol.
+    ("evaluator-input.json", {"space": "toy", "genome": [0], "fidelity": "default"}),
+    ("evaluator-input.json", {"space": "toy", "genome_named": {"depth": 1}, "fidelity": "default"}),
+    ("evaluator-input.json", {"space": "Toy", "genome": [0], "genome_named": {"depth": 1}, "fidelity": "x"}),
+    ("evaluator-input.json", {"space": "toy", "genome": [-1], "genome_named": {"depth": 1}, "fidelity": "x"}),
+    ("evaluator-input.json", {"space": "toy", "genome": [], "genome_named": {"depth": 1}, "fidelity": "x"}),
+    ("evaluator-input.json", {"space": "toy", "genome": [0], "genome_named": {"depth": "1"}, "fidelity": "x"}),
+    ("evaluator-input.json", {"space": "toy", "genome": [0], "genome_named": {"depth": 1}}),
+    ("evaluator-output.json", {}),
+    ("evaluator-output.json", [0.7]),
+    ("evaluator-output.json", {"": 0.7}),
+    ("evaluator-output.json", {"miou": 0.7, "extras": 5}),
 ]
 
 
