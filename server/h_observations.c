@@ -106,7 +106,20 @@ void h_observations_post(fm_request *rq, fm_response *rs)
     if (!body)
         goto out;
     json_t *arr = json_object_get(body, "observations");
-    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_array(arr) ||
+    if (json_is_object(body)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+            if (strcmp(k, "observations") != 0) {
+                char pointer[80];
+                snprintf(pointer, sizeof pointer, "/%.60s", k);
+                fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, pointer, "unknown field"),
+                           "unknown field \"%.60s\": the body is {\"observations\": [...]}", k);
+                goto out;
+            }
+        }
+    }
+    if (!json_is_object(body) || !json_is_array(arr) ||
         json_array_size(arr) == 0 || json_array_size(arr) > MAX_OBSERVATIONS) {
         const char *pointer = json_is_object(body) && arr ? "/observations" : "";
         fm_problem(rs, 422, "invalid-field",

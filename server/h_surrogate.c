@@ -57,7 +57,9 @@ int fm_predictor_init(fm_predictor *p, fm_server *srv, fm_space *s, const char *
         else if (fm_obs_busiest_fidelity(s, p->metric[i], fid, FM_NAME_MAX))
             fid[0] = '\0';
         p->models[i] = fid[0] ? fm_models_get(s->models, p->metric[i], fid) : NULL;
-        if (!p->models[i])
+        if (!p->models[i] && fid[0] && fidelity && fm_obs_busiest_fidelity_count(s, p->metric[i], fid) == 0)
+            snprintf(p->reason[i], sizeof p->reason[0], "no observation of %s at fidelity %s", p->metric[i], fid);
+        else if (!p->models[i])
             snprintf(p->reason[i], sizeof p->reason[0], "%s%s%s",
                      fid[0] ? "no surrogate fitted yet at fidelity " : "no observations", fid, fid[0] ? " (a fit is on its way)" : "");
         else if (!p->models[i]->fitted)
@@ -215,7 +217,9 @@ typedef struct screen_req {
     char cons_unit[32][8]; /* "" (ms) or the device unit to convert from */
     size_t ncons;
     char devices[64][LUT_NAME_MAX];
+    char device_at[64][96]; /* the pointer that first named each device */
     size_t ndevices;
+    char first_cost_at[48]; /* the first objective or constraint naming a cost */
 } screen_req;
 
 static int fail(fm_response *rs, const char *pointer, const char *reason)
@@ -254,6 +258,7 @@ static int cost_column(screen_req *r, json_t *o, const char *base, fm_response *
         if (j == r->ndevices) {
             if (r->ndevices == 64)
                 return fail(rs, p, "at most 64 devices");
+            snprintf(r->device_at[r->ndevices], sizeof r->device_at[0], "%s", p);
             snprintf(r->devices[r->ndevices++], LUT_NAME_MAX, "%s", json_string_value(d));
         }
         dev = (int)j;
@@ -261,6 +266,8 @@ static int cost_column(screen_req *r, json_t *o, const char *base, fm_response *
         snprintf(p, sizeof p, "%s/device", base);
         return fail(rs, p, "only latency takes a device");
     }
+    if (!r->first_cost_at[0])
+        snprintf(r->first_cost_at, sizeof r->first_cost_at, "%s", base);
     for (size_t i = 0; i < r->ncols; i++)
         if (r->cols[i].kind == kind && r->cols[i].device == dev) {
             *col = i;
@@ -472,7 +479,7 @@ void h_screen(fm_request *rq, fm_response *rs)
         goto out;
     }
     if (r->ncols && !lut_space_has_builder(sp)) {
-        fail(rs, "/objectives", "a categorical space has no costs: use metric objectives only");
+        fail(rs, r->first_cost_at, "a categorical space has no costs: use metric objectives only");
         goto out;
     }
 
@@ -491,7 +498,8 @@ void h_screen(fm_request *rq, fm_response *rs)
             size_t di = (size_t)strtoul(ptr + 9, NULL, 10);
             char msg[160];
             snprintf(msg, sizeof msg, "device \"%s\" is not known", di < r->ndevices ? r->devices[di] : "?");
-            fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "/objectives", msg), "%s", msg);
+            fm_problem(rs, 422, "invalid-field",
+                       fm_err_pointer(NULL, di < r->ndevices ? r->device_at[di] : "/objectives", msg), "%s", msg);
         }
         goto out;
     }
@@ -568,9 +576,11 @@ void h_screen(fm_request *rq, fm_response *rs)
         for (size_t k = 0; k < r->nmetric && m < 0; k++)
             if (!strcmp(r->metric[k], o->metric))
                 m = (int)k;
-        if (m < 0)
+        /* With cost objectives only, every observed genome (at the fidelity,
+         * if one is named) can dominate by its costs. */
+        if (m < 0 && (r->nmetric || (fidelity && strcmp(fidelity, o->fidelity))))
             continue;
-        const char *want = r->metric_idx[m] >= 0 ? pred.fidelity[r->metric_idx[m]] : fidelity;
+        const char *want = m < 0 ? o->fidelity : r->metric_idx[m] >= 0 ? pred.fidelity[r->metric_idx[m]] : fidelity;
         if (!want || strcmp(want, o->fidelity))
             continue;
         int g[LUT_SPACE_MAX_GENES];
@@ -585,8 +595,10 @@ void h_screen(fm_request *rq, fm_response *rs)
                 obs_metric[j * nm + k] = 0;
             nobs++;
         }
-        obs_metric[j * nm + (size_t)m] += o->value;
-        obs_count[j * nm + (size_t)m]++;
+        if (m >= 0) {
+            obs_metric[j * nm + (size_t)m] += o->value;
+            obs_count[j * nm + (size_t)m]++;
+        }
     }
     pthread_rwlock_unlock(&s->obs.lock);
     if (!obs_genomes || !obs_metric || !obs_count) {

@@ -166,7 +166,7 @@ json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_ob
     fm_format_time(model->fitted_ms, t, sizeof t);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:f}", "space", space_id, "metric",
                           model->metric, "fidelity", model->fidelity, "status",
-                          model->fitted ? "fitted" : "too_few", "n", (json_int_t)model->n, "distinct",
+                          model->fitted ? "fitted" : model->failed ? "failed" : "too_few", "n", (json_int_t)model->n, "distinct",
                           (json_int_t)model->distinct, "min_observations", (json_int_t)min_observations,
                           "version", (json_int_t)model->version, "fitted_at", t, "fit_seconds",
                           model->fit_seconds);
@@ -335,9 +335,10 @@ static fm_model *fit_model(fm_space *s, const char *metric, const char *fidelity
         }
     }
     free(x);
-    if (rc)
+    if (rc) {
         snprintf(model->reason, sizeof model->reason, "the fit failed: %s", sur_strerror(rc));
-    else
+        model->failed = 1;
+    } else
         model->fitted = 1;
 done:
     free(genomes);
@@ -558,4 +559,14 @@ int fm_obs_busiest_fidelity(fm_space *s, const char *metric, char *buf, size_t s
         snprintf(buf, size, "%s", seen[best].name);
     pthread_rwlock_unlock(&s->obs.lock);
     return ns ? 0 : -1;
+}
+
+size_t fm_obs_busiest_fidelity_count(fm_space *s, const char *metric, const char *fidelity)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&s->obs.lock);
+    for (size_t i = 0; i < s->obs.n; i++)
+        n += !strcmp(s->obs.items[i].metric, metric) && !strcmp(s->obs.items[i].fidelity, fidelity);
+    pthread_rwlock_unlock(&s->obs.lock);
+    return n;
 }

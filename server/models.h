@@ -37,7 +37,8 @@ typedef struct fm_model {
     double fit_seconds;
     size_t n;            /* observations used */
     size_t distinct;     /* distinct genomes */
-    int fitted;          /* 0: too few observations (no model) */
+    int fitted;          /* 0: no model (too few observations, or the fit failed) */
+    int failed;          /* the fit was tried and failed (reason says why) */
     char reason[160];    /* why not fitted */
     sur_model *model;    /* the chosen model, when fitted */
     sur_features *features;
@@ -94,5 +95,8 @@ int fm_fitter_fit_wait(fm_fitter *f, struct fm_space *s, const char *metric,
 /* The fidelity with the most observations of metric in s, into buf; 0 if
  * there is one, -1 if the metric has no observation. */
 int fm_obs_busiest_fidelity(struct fm_space *s, const char *metric, char *buf, size_t size);
+
+/* Observations of (metric, fidelity) in s. */
+size_t fm_obs_busiest_fidelity_count(struct fm_space *s, const char *metric, const char *fidelity);
 
 #endif

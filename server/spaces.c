@@ -307,12 +307,16 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
             json_t *def = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
             fm_space *s = NULL;
             lut_error err = {.row = -1};
+            int orc = 0;
             if (def && fm_space_from_definition(def, &s, &err) == 0 &&
-                (fm_obs_load(&s->obs, store, ids[i]) != 0 || insert_locked(reg, s) != 0))
+                ((orc = fm_obs_load(&s->obs, store, ids[i])) != 0 || insert_locked(reg, s) != 0)) {
+                fprintf(stderr, "fmasd: stored space %s does not load: %s\n", ids[i],
+                        orc ? "its observations do not decode" : "its id is taken");
                 space_free(s);
-            else if (!def || !s)
+            } else if (!def || !s) {
                 fprintf(stderr, "fmasd: stored space %s does not load: %s\n", ids[i],
                         def ? err.reason : jerr.text);
+            }
             json_decref(def);
         }
         free(data);
