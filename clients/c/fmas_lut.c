@@ -68,6 +68,12 @@ static void fail_usage(const char *fmt, ...)
     exit(2);
 }
 
+static void on_notice(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": %s\n", msg);
+}
+
 static int report(fc_client *c)
 {
     fprintf(stderr, PROG ": %s\n", fc_error(c));
@@ -591,6 +597,7 @@ int main(int argc, char **argv)
         return 1;
     }
     fc_set_retry(c, &retry);
+    fc_set_notice(c, on_notice, NULL);
     int rc = cmd(c, &a);
     fc_close(c);
     free(a.files);

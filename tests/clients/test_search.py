@@ -113,7 +113,7 @@ def test_same_seed_same_search_any_j(fmasd, tmp_path):
     runs = []
     for jobs in (1, 4):
         d = tmp_path / f"j{jobs}"
-        cl.run(cl.search_args(fmasd.port, space, d, jobs=jobs, gens=6))
+        cl.run(cl.search_args(fmasd.port, space, d, jobs=jobs, pop=10, gens=5))
         runs.append(cl.journal(d / "journal.jsonl"))
     key = lambda recs: [(r["gen"], r["population"], r["rng"]) for r in recs if r["type"] == "generation"]
     assert key(runs[0]) == key(runs[1])
@@ -121,7 +121,7 @@ def test_same_seed_same_search_any_j(fmasd, tmp_path):
     assert scr(runs[0]) == scr(runs[1])
     assert cl.front_genomes(tmp_path / "j1" / "out")[0] == cl.front_genomes(tmp_path / "j4" / "out")[0]
     # Another seed makes another search.
-    cl.run(cl.search_args(fmasd.port, space, tmp_path / "s2", seed=2, gens=6))
+    cl.run(cl.search_args(fmasd.port, space, tmp_path / "s2", seed=2, pop=10, gens=5))
     assert key(cl.journal(tmp_path / "s2" / "journal.jsonl")) != key(runs[0])
 
 
@@ -159,19 +159,19 @@ def test_kill9_and_resume(fmasd, tmp_path, screen):
     crash_space = cl.create_toy(fmasd.client, "toy-crash")
     if screen and not screen_available(fmasd, ref_space):
         pytest.skip("this fmasd has no POST /v1/spaces/{id}/screen yet")
-    gens = 8
+    pop, gens = 12, 7
     # The uninterrupted run.
-    cl.run(cl.search_args(fmasd.port, ref_space, tmp_path / "ref", screen=screen, gens=gens))
+    cl.run(cl.search_args(fmasd.port, ref_space, tmp_path / "ref", screen=screen, pop=pop, gens=gens))
     ref = cl.journal(tmp_path / "ref" / "journal.jsonl")
     # The same search, killed twice mid-generation, resumed each time.
     log = tmp_path / "calls.jsonl"
     d = tmp_path / "crash"
-    args = cl.search_args(fmasd.port, crash_space, d, screen=screen, gens=gens,
+    args = cl.search_args(fmasd.port, crash_space, d, screen=screen, pop=pop, gens=gens,
                           evaluator=cl.evaluator_cmd("--log", log, "--sleep", "0.05"))
     jpath = d / "journal.jsonl"
-    kill_mid_generation(args, jpath, {"SYNTH_TAG": "first"}, 20)
+    kill_mid_generation(args, jpath, {"SYNTH_TAG": "first"}, 15)
     before = cl.journal(jpath)
-    kill_mid_generation(args, jpath, {"SYNTH_TAG": "second"}, len(cl.evals(before)) + 25)
+    kill_mid_generation(args, jpath, {"SYNTH_TAG": "second"}, len(cl.evals(before)) + 15)
     middle = cl.journal(jpath)
     p = cl.run(args, env={"SYNTH_TAG": "third"})
     assert b"resuming from" in p.stderr
@@ -225,12 +225,12 @@ def test_hanging_evaluator_is_killed(fmasd, tmp_path):
     ev = cl.evaluator_cmd("--mode", "hang", "--state", state)
     t0 = time.monotonic()
     cl.run(cl.search_args(fmasd.port, space, tmp_path, evaluator=ev, pop=8, gens=2, jobs=8,
-                          extra=["--eval-timeout", "2", "--retries", "1"]))
+                          extra=["--eval-timeout", "5", "--retries", "1"]))
     records = cl.journal(tmp_path / "journal.jsonl")
     timed_out = cl.evals(records, ok=False)
-    assert timed_out and all("timed out after 2 s" in r["error"] for r in timed_out)
+    assert timed_out and all("timed out after 5 s" in r["error"] for r in timed_out)
     assert all("hanging on" in r["stderr"] for r in timed_out)
-    assert time.monotonic() - t0 < 60
+    assert time.monotonic() - t0 < 120
     # Every hit genome was measured on its second attempt.
     ok = {tuple(r["genome"]) for r in cl.evals(records, ok=True)}
     assert {tuple(r["genome"]) for r in timed_out} <= ok
@@ -335,21 +335,28 @@ def start_fixed(binary, data_dir, port, log):
 def test_server_killed_and_restarted_during_search(fmasd, tmp_path):
     space = cl.create_toy(fmasd.client, "toy")
     port, data_dir = fmasd.port, fmasd.data_dir
-    args = cl.search_args(port, space, tmp_path, evaluator=cl.evaluator_cmd("--sleep", "0.05"), gens=10)
+    args = cl.search_args(port, space, tmp_path, evaluator=cl.evaluator_cmd("--sleep", "0.05"), pop=10, gens=8)
     search = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     jpath = tmp_path / "journal.jsonl"
     while not (jpath.exists() and jpath.read_text().count('"type":"generation"') >= 2):
         assert search.poll() is None, search.stderr.read().decode()
         time.sleep(0.02)
     fmasd.kill9()
-    time.sleep(2.0)
+    time.sleep(4.0)     # longer than a generation: a request of the search meets no service
     with open(tmp_path / "fmasd2.log", "ab") as log:
         server = start_fixed(fmasd.binary, data_dir, port, log)
     try:
         out, err = search.communicate(timeout=300)
         assert search.returncode == 0, err.decode()[-3000:]
         assert b"retry" in err and f"http://127.0.0.1:{port}".encode() in err
-        expect_exact_front(tmp_path / "out")
+        records = cl.journal(tmp_path / "journal.jsonl")
+        assert [r["gen"] for r in records if r["type"] == "generation"] == list(range(9))
+        no_repeats(records)
+        # Every measurement reached the restarted service (none lost with the first).
+        status, answer = cl.raw(port, "GET", f"/v1/spaces/{space}/observations?metric=miou")
+        assert status == 200
+        posted = {tuple(o["genome"]) for o in answer["observations"]}
+        assert posted == {tuple(r["genome"]) for r in cl.evals(records, ok=True)}
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=15) == 0
