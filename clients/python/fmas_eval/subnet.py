@@ -211,41 +211,7 @@ def subsample_state_dict(subnet: nn.Module, full_state_dict: Mapping[str, torch.
         return fmas_twin.subsample_state_dict(subnet, full_state_dict)
     if ranking is None:
         ranking = Ranking(subnet.space_id, full_state_dict)
-    out: Dict[str, torch.Tensor] = {}
-    for path, m in subnet.named_modules():
-        explicit = getattr(m, "_fmas_index", {})
-        tensors = list(m.named_parameters(recurse=False)) + list(m.named_buffers(recurse=False))
-        for pname, t in tensors:
-            key = f"{path}.{pname}" if path else pname
-            if key not in full_state_dict:
-                raise KeyError(f"{key}: not in the full state dict")
-            src = full_state_dict[key]
-            if src.dim() != t.dim():
-                raise ValueError(f"{key}: rank {t.dim()} vs full rank {src.dim()}")
-            v = src
-            for dim in range(t.dim()):
-                index = None
-                if dim == 0:
-                    index = explicit.get("out")
-                elif dim == 1 and t.dim() == 4:
-                    index = explicit.get("in")
-                n = t.shape[dim]
-                if index is None:
-                    if n == src.shape[dim]:
-                        continue
-                    if n > src.shape[dim]:
-                        raise ValueError(f"{key}: subnet dimension {n} exceeds the full one "
-                                         f"{src.shape[dim]}")
-                    index = range(n)
-                index = list(index)
-                if len(index) != n:
-                    raise ValueError(f"{key}: index of {len(index)} channels for a dimension "
-                                     f"of {n}")
-                if index != list(range(src.shape[dim])):
-                    index = ranking.remap(key, dim, index)
-                v = v.index_select(dim, torch.tensor(index, dtype=torch.long, device=v.device))
-            out[key] = v.clone()
-    return out
+    return fmas_twin.subsample_state_dict(subnet, full_state_dict, remap=ranking.remap)
 
 
 def build_subnet(space: str, genome: Any, full_state_dict: Mapping[str, torch.Tensor], *,

@@ -9,7 +9,7 @@ the kept channels explicitly.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping
+from typing import Callable, Dict, List, Mapping, Optional
 
 import torch
 from torch import nn
@@ -25,10 +25,15 @@ def _select(src: torch.Tensor, dim: int, n: int, index) -> torch.Tensor:
     return src.narrow(dim, 0, n)
 
 
-def subsample_state_dict(model: nn.Module, full_state_dict: Mapping[str, torch.Tensor]
+def subsample_state_dict(model: nn.Module, full_state_dict: Mapping[str, torch.Tensor],
+                         remap: Optional[Callable[[str, int, List[int]], List[int]]] = None
                          ) -> Dict[str, torch.Tensor]:
     """The state dict of `model` (a subnet) cut out of `full_state_dict` (a
-    state dict of the same space's max-genome model, e.g. pretrained)."""
+    state dict of the same space's max-genome model, e.g. pretrained).
+
+    remap(key, dim, index) may reorder which channels a narrowed dimension
+    keeps (the evaluator's importance ordering): it receives the channels the
+    rules above keep and returns those to take instead."""
     out: Dict[str, torch.Tensor] = {}
     for path, m in model.named_modules():
         idx = getattr(m, "_fmas_index", {})
@@ -47,9 +52,24 @@ def subsample_state_dict(model: nn.Module, full_state_dict: Mapping[str, torch.T
                     index = idx.get("out")
                 elif dim == 1 and t.dim() == 4:
                     index = idx.get("in")
-                if index is None and t.shape[dim] == src.shape[dim]:
+                n = t.shape[dim]
+                if index is None and n == src.shape[dim]:
                     continue
-                v = _select(v, dim, t.shape[dim], index)
+                if remap is not None:
+                    if index is None:
+                        if n > src.shape[dim]:
+                            raise ValueError(f"{key}: subnet dimension {n} exceeds the full one "
+                                             f"{src.shape[dim]}")
+                        index = range(n)
+                    index = list(index)
+                    if len(index) != n:
+                        raise ValueError(f"{key}: index of {len(index)} channels for a dimension of {n}")
+                    if index != list(range(src.shape[dim])):
+                        index = remap(key, dim, index)
+                try:
+                    v = _select(v, dim, n, index)
+                except ValueError as e:
+                    raise ValueError(f"{key}: {e}") from None
             out[key] = v.clone()
     return out
 
