@@ -500,8 +500,7 @@ static int cmd_estimate(fc_client *c, const args *a)
 
 int main(int argc, char **argv)
 {
-    args a;
-    memset(&a, 0, sizeof a);
+    static args a; /* static: what it holds stays reachable on exit() paths */
     a.server = fc_default_server();
     a.mode = "replace";
     a.files = calloc((size_t)argc + 1, sizeof *a.files);
@@ -591,7 +590,7 @@ int main(int argc, char **argv)
         fail_usage("unknown command \"%s\"", a.command);
     if (a.nfiles && cmd != cmd_upload)
         fail_usage("unexpected argument \"%s\"", a.files[0]);
-    fc_client *c;
+    static fc_client *c;
     if (fc_open(&c, a.server)) {
         fprintf(stderr, PROG ": cannot set up the HTTP client for %s\n", a.server);
         return 1;

@@ -20,6 +20,8 @@
 #include "journal.h"
 #include "nsga2.h"
 
+#define PROG "fmas-search"
+#define JOURNAL_VERSION 1
 #define MAX_OBJ 8
 #define MAX_CON 8
 
@@ -111,11 +113,15 @@ typedef struct search {
     gen_stats *stats;
     size_t nstats, capstats;
     int gen_done;  /* last finished generation, -1 before the first */
+    /* buffers of the main loop, and the journal as read */
+    size_t *off;
+    int *kids, *parents;
+    json_t *records;
     /* progress */
     int tty;
     double t_start;
     int gens_here; /* generations finished by this process */
-    size_t gen_todo, gen_finished;
+    size_t gen_todo, gen_finished, running;
     double last_draw;
     int warned_incomplete, warned_refit, warned_exhausted;
     char last_failure[300];
@@ -126,6 +132,63 @@ static inline const int *cand_genome(const search *s, size_t i)
 {
     return s->genomes + i * s->ng;
 }
+
+/* fmas_search.c: a message on stderr ("fmas-search: ..."), clearing the
+ * progress line first. */
+void search_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* search_spec.c: --objectives LIST and one --constraint C into s->obj and
+ * s->con; 0, or -1 with a sentence in err. */
+int search_parse_objectives(search *s, const char *text, char *err, size_t errsize);
+int search_parse_constraint(search *s, const char *text, char *err, size_t errsize);
+
+/* search_state.c: cands. search_cand_get makes the cand of g (generation
+ * gen, ST_NEW) when there is none; both return its index, or -1 (not
+ * found; out of memory). Indices stay valid, cand pointers do not survive
+ * a search_cand_get. */
+long search_cand_find(const search *s, const int *g);
+long search_cand_get(search *s, const int *g, int gen);
+/* A genome as a JSON array of indices (new reference), and back: 0, or -1
+ * when a is not ng valid indices of the space. */
+json_t *search_genome_json(const search *s, const int *g);
+int search_genome_from_json(const search *s, json_t *a, int *g);
+
+/* search_state.c: the journal. search_journal appends rec (consumed) or
+ * ends the process with the reason. */
+void search_journal(search *s, json_t *rec);
+json_t *search_config_record(const search *s);
+/* 0 when the journal's config record old describes this search, else -1
+ * with a sentence naming the first field that differs. */
+int search_config_matches(const search *s, json_t *old, char *err, size_t errsize);
+void search_stats_push(search *s, const gen_stats *st);
+/* Counters over every cand so far (t->gen is s->gen_done). */
+void search_tally(const search *s, gen_stats *t);
+/* Apply an "eval" or "screen" record to the cands; live: the record was
+ * just made (an attempt of this process). 0, or -1 when it does not fit. */
+int search_apply_eval(search *s, json_t *rec, int live);
+int search_apply_screen(search *s, json_t *rec);
+/* Replay records (the journal as read): cands, population, PRNG state and
+ * statistics as they were after the last finished generation. The screen
+ * record of the unfinished generation, if any, is left in *pending_screen
+ * (borrowed from records). 0, or -1 with a sentence in err. */
+int search_replay(search *s, json_t *records, json_t **pending_screen, char *err, size_t errsize);
+
+/* search_service.c: the requests to fmasd. Each ends the process (exit 1,
+ * the client's sentence, and how to resume) when the service fails. */
+void search_http_fatal(search *s) __attribute__((noreturn));
+/* GET the space: genes, choices, gates; refuses cost objectives on a
+ * categorical space (exit 2). */
+void search_load_space(search *s);
+/* One screen (or estimate) request for the offspring idx[0..n) of
+ * generation gen; returns the generation's "screen" record (new ref). */
+json_t *search_screen_offspring(search *s, int gen, const size_t *idx, size_t n);
+/* POST the unposted measurements of the cands idx[0..n) (or their
+ * fine-tuned ones) as observations, then journal a "posted" record;
+ * returns how many observations went. */
+size_t search_post_observations(search *s, int gen, const size_t *idx, size_t n, int finetune);
+/* POST .../surrogate:fit for every metric objective (failures other than
+ * an unreachable service are warned about once). */
+void search_refit(search *s);
 
 /* search_out.c */
 /* front[i] = 1 for the measured, feasible, non-dominated cands; returns

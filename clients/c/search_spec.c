@@ -1,0 +1,150 @@
+/*
+ * search_spec.c — what fmas-search is asked to optimize: --objectives and
+ * --constraint parsed into objective and constraint records (see search.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search.h"
+
+/* "latency@gap8", "macs", ... → cost kind and device; COST_NONE for a
+ * metric name. Returns -1 with err on a malformed name. */
+static int parse_target(const char *name, size_t len, cost_kind *cost, char *device, char *metric, char *err,
+                        size_t errsize)
+{
+    char buf[200];
+    if (len >= sizeof buf) {
+        snprintf(err, errsize, "name too long: %.40s...", name);
+        return -1;
+    }
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    device[0] = metric[0] = '\0';
+    char *at = strchr(buf, '@');
+    if (at)
+        *at = '\0';
+    if (!strcmp(buf, "latency")) {
+        if (!at || !fc_name_ok(at + 1)) {
+            snprintf(err, errsize, "latency needs a device: latency@DEVICE (device names are [a-z0-9._-]{1,64})");
+            return -1;
+        }
+        *cost = COST_LATENCY;
+        fc_format(device, 65, "%s", at + 1);
+        fc_format(metric, 65, "latency");
+        return 0;
+    }
+    if (at) {
+        snprintf(err, errsize, "only latency takes @DEVICE: %s@%s", buf, at + 1);
+        return -1;
+    }
+    *cost = !strcmp(buf, "macs") ? COST_MACS : !strcmp(buf, "flops") ? COST_FLOPS
+                                           : !strcmp(buf, "params") ? COST_PARAMS : COST_NONE;
+    if (*cost == COST_NONE && !fc_metric_ok(buf)) {
+        snprintf(err, errsize, "metric names are [a-z0-9_]{1,64}: \"%s\"", buf);
+        return -1;
+    }
+    fc_format(metric, 65, "%s", buf);
+    return 0;
+}
+
+int search_parse_objectives(search *s, const char *text, char *err, size_t errsize)
+{
+    const char *p = text;
+    s->nobj = s->nmetric = 0;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (!colon) {
+            snprintf(err, errsize, "objective \"%.*s\" needs a goal: NAME:max or NAME:min", (int)len, p);
+            return -1;
+        }
+        if (s->nobj == MAX_OBJ) {
+            snprintf(err, errsize, "at most %d objectives", MAX_OBJ);
+            return -1;
+        }
+        objective *o = &s->obj[s->nobj];
+        size_t glen = len - (size_t)(colon - p) - 1;
+        if (glen == 3 && !strncmp(colon + 1, "max", 3))
+            o->maximize = 1;
+        else if (glen == 3 && !strncmp(colon + 1, "min", 3))
+            o->maximize = 0;
+        else {
+            snprintf(err, errsize, "objective \"%.*s\": the goal is max or min", (int)len, p);
+            return -1;
+        }
+        if (parse_target(p, (size_t)(colon - p), &o->cost, o->device, o->name, err, errsize))
+            return -1;
+        if (o->cost == COST_LATENCY)
+            fc_format(o->label, sizeof o->label, "latency@%s", o->device);
+        else
+            fc_format(o->label, sizeof o->label, "%s", o->name);
+        for (size_t k = 0; k < s->nobj; k++)
+            if (!strcmp(s->obj[k].label, o->label)) {
+                snprintf(err, errsize, "objective %s given twice", o->label);
+                return -1;
+            }
+        s->nmetric += o->cost == COST_NONE;
+        s->nobj++;
+        p += len + (comma ? 1 : 0);
+        if (comma && !*p) {
+            snprintf(err, errsize, "empty objective after the last comma");
+            return -1;
+        }
+    }
+    if (s->nmetric == 0) {
+        snprintf(err, errsize, "at least one objective must be a metric the evaluator measures (e.g. miou:max)");
+        return -1;
+    }
+    return 0;
+}
+
+int search_parse_constraint(search *s, const char *text, char *err, size_t errsize)
+{
+    if (s->ncon == MAX_CON) {
+        snprintf(err, errsize, "at most %d constraints", MAX_CON);
+        return -1;
+    }
+    constraint *c = &s->con[s->ncon];
+    const char *le = strstr(text, "<=");
+    if (!le) {
+        snprintf(err, errsize, "constraint \"%s\": write COST<=LIMIT, e.g. latency@gap8<=40ms", text);
+        return -1;
+    }
+    char metric[65];
+    if (parse_target(text, (size_t)(le - text), &c->cost, c->device, metric, err, errsize))
+        return -1;
+    if (c->cost == COST_NONE) {
+        snprintf(err, errsize, "constraint \"%s\": only costs (latency@DEVICE, macs, flops, params) can be "
+                 "constrained", text);
+        return -1;
+    }
+    const char *num = le + 2;
+    char *end;
+    errno = 0;
+    c->max = strtod(num, &end);
+    if (errno || end == num || !isfinite(c->max) || c->max < 0) {
+        snprintf(err, errsize, "constraint \"%s\": the limit is a number >= 0", text);
+        return -1;
+    }
+    if (c->cost == COST_LATENCY) {
+        const char *unit = *end ? end : "ms";
+        if (strcmp(unit, "ms") && strcmp(unit, "us") && strcmp(unit, "cycles")) {
+            snprintf(err, errsize, "constraint \"%s\": the latency unit is ms, us or cycles", text);
+            return -1;
+        }
+        fc_format(c->unit, sizeof c->unit, "%s", unit);
+        fc_format(c->text, sizeof c->text, "latency@%s<=%.17g%s", c->device, c->max, c->unit);
+    } else {
+        if (*end) {
+            snprintf(err, errsize, "constraint \"%s\": %s takes a plain number", text, metric);
+            return -1;
+        }
+        c->unit[0] = '\0';
+        fc_format(c->text, sizeof c->text, "%s<=%.17g", metric, c->max);
+    }
+    s->ncon++;
+    return 0;
+}
