@@ -803,7 +803,7 @@ static void test_documents(void **state)
     char *big = malloc(big_len), **ids;
     void *data;
     size_t len, n, i;
-    char long_id[80];
+    char long_id[160];
 
     assert_non_null(big);
     for (i = 0; i < big_len; i++)
@@ -853,13 +853,26 @@ static void test_documents(void **state)
         free(ids[i]);
     free(ids);
 
-    memset(long_id, 'i', 65);
-    long_id[65] = '\0';
+    memset(long_id, 'i', 129);
+    long_id[129] = '\0';
     assert_int_equal(lut_store_doc_put(fx->store, "space", long_id, "x", 1), LUT_EINVAL);
     assert_int_equal(lut_store_doc_put(fx->store, "", "id", "x", 1), LUT_EINVAL);
     assert_int_equal(lut_store_doc_put(fx->store, "space", "", "x", 1), LUT_EINVAL);
-    long_id[64] = '\0';
+    long_id[128] = '\0';
     assert_int_equal(lut_store_doc_put(fx->store, "space", long_id, "x", 1), LUT_OK);
+
+    /* Purging a kind removes its documents in one transaction and nothing
+     * of the kinds whose names it prefixes or that prefix it. */
+    assert_int_equal(lut_store_doc_purge(fx->store, "space"), LUT_OK);
+    assert_int_equal(lut_store_doc_ids(fx->store, "space", &ids, &n), LUT_OK);
+    assert_int_equal(n, 0);
+    free(ids);
+    assert_int_equal(lut_store_doc_get(fx->store, "spaces", "x", &data, &len), LUT_OK);
+    free(data);
+    assert_int_equal(lut_store_doc_get(fx->store, "spac", "y", &data, &len), LUT_OK);
+    free(data);
+    assert_int_equal(lut_store_doc_purge(fx->store, "space"), LUT_OK);
+    assert_int_equal(lut_store_doc_purge(fx->store, ""), LUT_EINVAL);
     free(big);
 }
 
