@@ -33,6 +33,15 @@
  * - No globals but constant tables. Randomness (fold assignment, optimizer
  *   starts) comes from the seed in sur_options: the same inputs and options
  *   give the same model, bit for bit, on the same build.
+ *
+ * Typical use (a server refitting one metric of one space):
+ *   sur_features_create(&f, genes, n_genes, 2);      once per space
+ *   average the repeats of each distinct genome -> y[i], count[i];
+ *   sur_features_encode_many(f, genomes, extra, n, x);
+ *   sur_fit_best(&(sur_data){n, dim, x, y, count}, NULL, &model, &sel);
+ *   publish model (readers keep using the old one until it is swapped);
+ *   sur_predict(model, rows, m, mean, std, NULL);     any thread, any time
+ *   sur_screen(&problem, verdicts);                   with those mean, std
  */
 #ifndef FMAS_SUR_H
 #define FMAS_SUR_H
@@ -154,10 +163,12 @@ typedef struct sur_options {
     /* GP */
     unsigned gp_starts;  /* optimizer starts, the first at a fixed point,
                             the others drawn from the seed (default 3) */
-    size_t gp_subset;    /* above this many rows, the starts run on a seeded
-                            random subset of this size and the best point is
-                            polished on all rows (default 256; 0: never) */
-    unsigned gp_polish;  /* simplex iterations of that polish (default 12) */
+    size_t gp_subset;    /* above this many rows m, the starts run on a
+                            seeded random subset of m rows, and the best point
+                            is refined on nested subsets of 2m, 4m, ... rows
+                            and then on all rows (default 256; 0: never) */
+    unsigned gp_polish;  /* simplex iterations per refinement stage
+                            (default 20; 0: keep the subset's optimum) */
     size_t gp_max_rows;  /* SUR_ETOOBIG above this (default 4000) */
     /* Fixed hyperparameters (no optimization) when gp_fixed is 1: signal
      * variance and noise variance in units of y squared, length scale in
@@ -181,10 +192,10 @@ typedef struct sur_model sur_model;
  * centered with the count-weighted mean and solved through the eigen-
  * decomposition of the smaller Gram matrix (X^T X or X X^T, gsl_eigen_symmv).
  * lambda minimizes the generalized cross-validation curve
- * G(l) = ||y - X b_l||^2 / (n - tr H_l)^2, the curve of
+ * G(l) = ||y - X b_l||^2 / (n - 1 - tr H_l)^2, the curve of
  * gsl_multifit_linear_gcv (penalty l^2 ||b||^2, grid from
  * gsl_multifit_linear_lreg, Brent refinement like GSL's), evaluated from
- * that spectrum, with tr(I - H) counting the unpenalized intercept. The
+ * that spectrum, the - 1 for the unpenalized intercept. The
  * residual variance is the weighted RSS over n - 1 - tr H (see
  * sur_ridge.c for the nearly interpolating case).
  *
@@ -192,7 +203,8 @@ typedef struct sur_model sur_model;
  * one length scale l for all features), constant mean = count-weighted mean
  * of y, noise variance sn2 / count[i] on the diagonal. log l and
  * log(sn2/s2) maximize the log marginal likelihood (gsl_multimin
- * nmsimplex2) with s2 profiled out in closed form, from gp_starts starts;
+ * nmsimplex2) with s2 profiled out in closed form, from gp_starts starts
+ * (on a subset first when n > gp_subset, see sur_options);
  * Cholesky is gsl_linalg_cholesky_decomp1 with jitter 1e-10..1e-4 (times the
  * signal variance) added on failure.
  */
@@ -309,11 +321,14 @@ typedef struct sur_constraint {
  * known part); the *_lower flags say which (NULL: every cost is exact).
  *
  * Candidates carry predictions: mean and std per metric; a NaN mean means
- * "no prediction" (no model yet for that metric). cand_mean and cand_std
- * may be NULL when there are no predictions at all. cand_observed (may be
- * NULL) flags candidates that already have an observation of every metric
- * at the fidelity. Observed points carry the mean of their observations
- * per metric (NaN: that metric was not observed for that genome).
+ * "no prediction" (no model yet for that metric). The std to pass is
+ * sur_predict's std (one new observation): the candidate is compared with
+ * what its own real evaluation would measure, noise included. cand_mean
+ * and cand_std may be NULL when there are no predictions at all.
+ * cand_observed (may be NULL) flags candidates that already have an
+ * observation of every metric at the fidelity. Observed points carry the
+ * mean of their observations per metric (NaN: that metric was not observed
+ * for that genome).
  *
  * Every metric is an objective with its goal; the cost objectives are the
  * costs listed in cost_objective with their goals (a cost may be in a

@@ -83,7 +83,7 @@ void sur_options_default(sur_options *opt)
     opt->ridge_max_terms = 4096;
     opt->gp_starts = 3;
     opt->gp_subset = 256;
-    opt->gp_polish = 12;
+    opt->gp_polish = 20;
     opt->gp_max_rows = 4000;
     opt->gp_fixed = 0;
 }

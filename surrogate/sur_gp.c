@@ -35,6 +35,9 @@
 
 #define GP_MAX_ITER 200     /* simplex iterations per start */
 #define GP_SIZE_TOL 1e-3    /* simplex size at convergence, in log units */
+#define GP_POLISH_TOL 1e-2  /* the same for the refinement stages */
+#define GP_START_TOL 0.05   /* the same for each start before the best's */
+#define GP_STALL 8          /* iterations without progress that end a run */
 #define GP_LOG_G_MIN (-18.4) /* g >= 1e-8 */
 #define GP_LOG_G_MAX 2.303   /* g <= 10 */
 #define GP_L_SPAN 3.0       /* l within median distance * e^(+-3) */
@@ -236,10 +239,12 @@ static double objective(const gsl_vector *theta, void *params)
     return isfinite(f) ? f + 1e3 * wall : GP_BAD;
 }
 
-/* Run the simplex from start (step in log units, at most max_iter
- * iterations); best point and value out. */
-static int simplex(gp_problem *p, const double start[2], double step,
-                   unsigned max_iter, double best[2], double *fbest)
+/* Run the simplex from start (initial steps in log units, at most
+ * max_iter iterations, until its size is below tol); best point and value
+ * out. */
+static int simplex(gp_problem *p, const double start[2], const double step[2],
+                   unsigned max_iter, double tol, double best[2],
+                   double *fbest)
 {
     gsl_multimin_fminimizer *mz =
         gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, 2);
@@ -255,19 +260,29 @@ static int simplex(gp_problem *p, const double start[2], double step,
     gsl_multimin_function F = {objective, 2, p};
     gsl_vector_set(x, 0, start[0]);
     gsl_vector_set(x, 1, start[1]);
-    gsl_vector_set_all(ss, step);
+    gsl_vector_set(ss, 0, step[0]);
+    gsl_vector_set(ss, 1, step[1]);
     int status = gsl_multimin_fminimizer_set(mz, &F, x, ss);
     if (status) {
         rc = p->rc ? p->rc : Sur_gsl_rc(status);
         goto done;
     }
+    /* Also stop when the best value has moved less than ftol over the
+     * last GP_STALL iterations: on the plateaus of this likelihood (g
+     * tiny, where it no longer matters) the simplex would otherwise crawl
+     * on for dozens of evaluations without changing anything. */
+    double ftol = 0.1 * tol, hist[GP_STALL];
     for (unsigned it = 0; it < max_iter; it++) {
         status = gsl_multimin_fminimizer_iterate(mz);
         if (status)
             break; /* GSL_ENOPROG and the like: keep the best vertex */
-        if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz),
-                                   GP_SIZE_TOL) != GSL_CONTINUE)
+        if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), tol) !=
+            GSL_CONTINUE)
             break;
+        double fm = gsl_multimin_fminimizer_minimum(mz);
+        if (it >= GP_STALL && hist[it % GP_STALL] - fm < ftol)
+            break;
+        hist[it % GP_STALL] = fm;
     }
     if (p->rc) {
         rc = p->rc;
@@ -303,6 +318,9 @@ static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
     p->lo[1] = GP_LOG_G_MIN;
     p->hi[1] = GP_LOG_G_MAX;
 
+    /* Every start runs to a loose tolerance; only the best one is then
+     * driven to the tight one (the starts exist to find the right basin,
+     * not to locate each basin's bottom). */
     unsigned starts = opt->gp_starts ? opt->gp_starts : 1;
     double fbest = INFINITY;
     for (unsigned s = 0; s < starts; s++) {
@@ -312,9 +330,11 @@ static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
             start[1] = log(0.1);
         } else {
             start[0] = lmed + (4.0 * Sur_rng_uniform(rng) - 2.0);
-            start[1] = log(1e-4) + Sur_rng_uniform(rng) * (log(1.0) - log(1e-4));
+            /* g from 1e-4 to 1, uniform in log */
+            start[1] = log(1e-4) - log(1e-4) * Sur_rng_uniform(rng);
         }
-        rc = simplex(p, start, 1.0, GP_MAX_ITER, at, &f);
+        static const double step[2] = {1.0, 1.0};
+        rc = simplex(p, start, step, GP_MAX_ITER, GP_START_TOL, at, &f);
         if (rc)
             return rc;
         if (f < fbest) {
@@ -325,7 +345,14 @@ static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
     }
     if (!(fbest < GP_BAD))
         return SUR_ENOTPD;
-    return SUR_OK;
+    double at[2], f;
+    static const double step[2] = {0.1, 0.1};
+    rc = simplex(p, best, step, GP_MAX_ITER, GP_SIZE_TOL, at, &f);
+    if (!rc && f <= fbest) {
+        best[0] = at[0];
+        best[1] = at[1];
+    }
+    return rc;
 }
 
 int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
@@ -372,8 +399,13 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
         gp->ell = opt->gp_length;
         gp->g = opt->gp_noise_var / opt->gp_signal_var;
     } else if (opt->gp_subset && n > opt->gp_subset) {
-        /* Hyperparameters from a seeded random subset (partial Fisher-
-         * Yates), then a short polish on every row. */
+        /* The starts run on a seeded random subset of m rows (partial
+         * Fisher-Yates); the best point is then refined on nested subsets
+         * of 2m, 4m, ... rows and finally on all of them, each stage a
+         * short simplex from the previous optimum. The optimum moves with
+         * the number of rows (more rows support a longer length scale), and
+         * each stage needs few evaluations at a fraction of the cost of the
+         * next. */
         size_t m = opt->gp_subset;
         size_t *idx = malloc(n * sizeof *idx);
         if (!idx) {
@@ -382,31 +414,45 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
         }
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
-        for (size_t i = 0; i < m; i++) {
+        for (size_t i = 0; i < n - 1; i++) {
             size_t j = i + (size_t)Sur_rng_below(&rng, n - i);
             size_t tmp = idx[i];
             idx[i] = idx[j];
             idx[j] = tmp;
         }
         rc = problem_make(&sub, t, idx, m, ys);
-        free(idx);
-        if (rc)
-            goto done;
-        rc = search(&sub, opt, &rng, theta);
-        if (rc)
-            goto done;
-        memcpy(full.lo, sub.lo, sizeof full.lo);
-        memcpy(full.hi, sub.hi, sizeof full.hi);
-        if (opt->gp_polish) {
+        if (!rc)
+            rc = search(&sub, opt, &rng, theta);
+        double lo[2], hi[2];
+        memcpy(lo, sub.lo, sizeof lo);
+        memcpy(hi, sub.hi, sizeof hi);
+        problem_free(&sub);
+        for (size_t size = 2 * m; !rc && opt->gp_polish; size *= 2) {
+            gp_problem *stage = &full;
+            if (size < n) {
+                rc = problem_make(&sub, t, idx, size, ys);
+                if (rc)
+                    break;
+                stage = &sub;
+            }
+            memcpy(stage->lo, lo, sizeof lo);
+            memcpy(stage->hi, hi, sizeof hi);
             double at[2], f;
-            rc = simplex(&full, theta, 0.25, opt->gp_polish, at, &f);
-            if (rc)
-                goto done;
-            if (f < GP_BAD) {
+            static const double step[2] = {0.25, 0.5};
+            rc = simplex(stage, theta, step, opt->gp_polish, GP_POLISH_TOL,
+                         at, &f);
+            if (!rc && f < GP_BAD) {
                 theta[0] = at[0];
                 theta[1] = at[1];
             }
+            if (stage == &sub)
+                problem_free(&sub);
+            if (size >= n)
+                break;
         }
+        free(idx);
+        if (rc)
+            goto done;
     } else {
         rc = search(&full, opt, &rng, theta);
         if (rc)
@@ -420,7 +466,8 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
     rc = problem_factor(&full, gp->ell, gp->g);
     if (rc)
         goto done;
-    gp->s2 = opt->gp_fixed ? opt->gp_signal_var / (ys * ys) : profiled_s2(&full);
+    gp->s2 = opt->gp_fixed ? opt->gp_signal_var / (ys * ys)
+                           : profiled_s2(&full);
     gp->jitter = full.jitter;
 
     gp->z = malloc(n * t->d * sizeof *gp->z);

