@@ -171,7 +171,33 @@ static json_t *screen_record(search *s, int gen, const char *mode, json_t *genom
         }
         json_array_append_new(results, item);
     }
-    return json_pack("{s:s, s:i, s:s, s:o}", "type", "screen", "gen", gen, "mode", mode, "results", results);
+    json_t *rec = json_pack("{s:s, s:i, s:s, s:o}", "type", "screen", "gen", gen, "mode", mode, "results", results);
+    json_t *z = answer ? json_object_get(answer, "z") : NULL;
+    if (json_is_number(z))
+        json_object_set(rec, "z", z);
+    return rec;
+}
+
+/* Once per search: a latency objective or constraint summed over a table
+ * that lacks some of the layers is only a lower bound. */
+static void warn_incomplete(search *s, json_t *rec)
+{
+    size_t k;
+    json_t *r;
+    if (s->warned_incomplete)
+        return;
+    json_array_foreach(json_object_get(rec, "results"), k, r) {
+        const char *dev;
+        json_t *lat;
+        json_object_foreach(json_object_get(json_object_get(r, "costs"), "latency"), dev, lat) {
+            if (!json_is_false(json_object_get(lat, "complete")))
+                continue;
+            search_say("warning: the %s table lacks layers of some genomes: their latency is a lower bound "
+                       "(fmas-lut coverage --space %s --device %s lists what to profile)", dev, s->space_id, dev);
+            s->warned_incomplete = 1;
+            return;
+        }
+    }
 }
 
 /*
@@ -203,6 +229,7 @@ json_t *search_screen_offspring(search *s, int gen, const size_t *idx, size_t n)
     json_decref(genomes);
     if (!rec)
         search_http_fatal(s);
+    warn_incomplete(s, rec);
     return rec;
 }
 

@@ -479,6 +479,20 @@ def test_costs_and_constraint_on_a_builder_space(bundled_fmasd, tmp_path):
     assert any(v > limit for v in lat)
 
 
+def test_incomplete_latency_is_warned_about(bundled_fmasd, tmp_path):
+    client = bundled_fmasd.client
+    client.create_space({"id": "mbv2-96", "builder": "deeplabv3plus-mobilenetv2", "params": {"input_size": 96}})
+    layers = client.space_layers("mbv2-96")["layers"]
+    client.put_device("half", unit="us")
+    client.upload("half", [{"key": l["key"], "latency": {"mean": 1.0}} for l in layers[::2]])
+    maxima = json.dumps([max(g["choices"]) for g in client.space("mbv2-96")["genes"]])
+    p = cl.run(cl.search_args(bundled_fmasd.port, "mbv2-96", tmp_path, pop=4, gens=1,
+                              objectives="miou:max,latency@half:min",
+                              evaluator=cl.evaluator_cmd("--accuracy", "mbv2", "--maxima", maxima)))
+    assert p.stderr.count(b"latency is a lower bound") == 1
+    assert b"fmas-lut coverage --space mbv2-96 --device half" in p.stderr
+
+
 def test_cost_objective_on_categorical_space_is_refused(fmasd, tmp_path):
     space = cl.create_toy(fmasd.client, "toy")
     p = cl.run(cl.search_args(fmasd.port, space, tmp_path, objectives="miou:max,macs:min"), check=False)
