@@ -45,6 +45,7 @@ typedef struct ev_job {
 struct ev_runner {
     char **argv;
     int parallel;
+    int maxfd; /* descriptors a child closes: 3 .. maxfd - 1 */
     double timeout_s;
     ev_job *running; /* parallel slots; pid 0 = free */
     size_t nrunning;
@@ -81,6 +82,8 @@ int ev_runner_new(ev_runner **out, char *const *argv, int parallel, double timeo
             return -1;
         }
     r->timeout_s = timeout_s;
+    long open_max = sysconf(_SC_OPEN_MAX);
+    r->maxfd = open_max > 0 && open_max < 65536 ? (int)open_max : 65536;
     *out = r;
     return 0;
 }
@@ -175,7 +178,7 @@ static int make_pipe(int fds[2])
 /* In the child after fork(): only async-signal-safe calls. The pipe ends
  * are first moved above 2, so that none of them is clobbered by another's
  * dup2 (a parent started with fd 0, 1 or 2 closed gets pipes there). */
-static void child_exec(char **argv, int in, int out, int err)
+static void child_exec(char **argv, int in, int out, int err, int maxfd)
 {
     setpgid(0, 0);
     signal(SIGPIPE, SIG_DFL);
@@ -186,6 +189,10 @@ static void child_exec(char **argv, int in, int out, int err)
     for (int k = 0; k < 3; k++)
         if (dup2(fds[k], k) < 0)
             _exit(126);
+    /* Nothing else of the parent's (its connection to fmasd, a library's
+     * descriptor opened without O_CLOEXEC) reaches the evaluator. */
+    for (int fd = 3; fd < maxfd; fd++)
+        close(fd);
     execvp(argv[0], argv);
     int e = errno;
     const char *parts[] = {"cannot execute ", argv[0], ": ", strerror(e), "\n"};
@@ -209,7 +216,7 @@ static void job_start(ev_runner *r, ev_job *j)
     if (pid < 0)
         goto fail;
     if (pid == 0)
-        child_exec(r->argv, in[0], out[1], err[1]);
+        child_exec(r->argv, in[0], out[1], err[1], r->maxfd);
     setpgid(pid, pid); /* also done by the child; EACCES after exec is fine */
     j->pid = pid;
     close(in[0]);
