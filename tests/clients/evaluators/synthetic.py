@@ -20,10 +20,10 @@ At fidelity "finetuned" miou is raised by 0.05 (capped below 1).
 MobileNetV2 space genome (any space: values are normalized per gene by the
 largest choice):
 
-    miou = 0.78 - sum_i c_i * (1 - x_i / max_i)^2 - 0.01 * (number of genes at their minimum)
+    miou = 0.78 - sum_i c_i * (1 - x_i / max_i)^2
 
-with c_i = 0.02 + 0.04 * ((7 * i) mod 5) / 4, and no size (latency comes
-from the service).
+with c_i = 0.02 + 0.04 * ((7 * i) mod 5) / 4 (max_i: the gene's largest
+choice, given with --maxima), and no size (latency comes from the service).
 
 Failure modes, for the tests (a genome "is hit" when the sum of its choice
 indices is divisible by 4; "first attempt" is counted per genome in --state):
