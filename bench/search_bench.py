@@ -273,8 +273,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=str(ROOT / "build-bench"))
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--pop", type=int, default=20)
-    ap.add_argument("--gens", type=int, default=25)
+    ap.add_argument("--pop", type=int, default=40)     # the example command line
+    ap.add_argument("--gens", type=int, default=30)
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--problems", default="synthetic,mbv2")
     ap.add_argument("--modes", default="screen",
