@@ -53,13 +53,6 @@ struct ev_runner {
     size_t qhead, qlen, qcap;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int ev_runner_new(ev_runner **out, char *const *argv, int parallel, double timeout_s)
 {
     *out = NULL;
@@ -208,7 +201,7 @@ static void job_start(ev_runner *r, ev_job *j)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     j->fd_in = j->fd_out = j->fd_err = -1;
-    j->started = now_s();
+    j->started = fc_now();
     j->deadline = r->timeout_s > 0 ? j->started + r->timeout_s : 0;
     if (make_pipe(in) || make_pipe(out) || make_pipe(err))
         goto fail;
@@ -366,7 +359,7 @@ static void finish(ev_runner *r, ev_job *j, void (*done)(const ev_result *, void
     const char *tail = j->err.data ? j->err.data : "";
     if (j->err.len > EV_STDERR_TAIL)
         tail += j->err.len - EV_STDERR_TAIL;
-    ev_result res = {j->tag, output != NULL, output, error, tail, now_s() - j->started};
+    ev_result res = {j->tag, output != NULL, output, error, tail, fc_now() - j->started};
     done(&res, arg);
     json_decref(output);
     job_release(j);
@@ -376,7 +369,7 @@ static void finish(ev_runner *r, ev_job *j, void (*done)(const ev_result *, void
 int ev_poll(ev_runner *r, int wait_ms, void (*done)(const ev_result *, void *), void *arg)
 {
     start_queued(r);
-    double until = wait_ms < 0 ? 0 : now_s() + wait_ms / 1000.0;
+    double until = wait_ms < 0 ? 0 : fc_now() + wait_ms / 1000.0;
     int finished = 0;
     struct pollfd *fds = calloc((size_t)r->parallel * 3 + 1, sizeof *fds);
     ev_job **owner = calloc((size_t)r->parallel * 3 + 1, sizeof *owner);
@@ -386,7 +379,7 @@ int ev_poll(ev_runner *r, int wait_ms, void (*done)(const ev_result *, void *), 
         return -1;
     }
     for (;;) {
-        double now = now_s();
+        double now = fc_now();
         /* Exits, deadlines, and jobs that are done. */
         for (int i = 0; i < r->parallel; i++) {
             ev_job *j = &r->running[i];
@@ -423,7 +416,7 @@ int ev_poll(ev_runner *r, int wait_ms, void (*done)(const ev_result *, void *), 
         start_queued(r);
         if (finished && wait_ms < 0)
             break;
-        now = now_s();
+        now = fc_now();
         if (wait_ms >= 0 && now >= until)
             break;
         if (r->nrunning == 0)

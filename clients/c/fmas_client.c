@@ -310,13 +310,6 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -496,7 +489,7 @@ static int perform(fc_client *c, const fc_request *r)
     if (!(t = curl_slist_append(hdrs, line)))
         goto nomem;
     hdrs = t;
-    double started = now_s();
+    double started = fc_now();
     int tries = 0;
     for (;;) {
         if (r->file && fseeko(r->file, (off_t)r->file_start, SEEK_SET)) {
@@ -543,7 +536,7 @@ static int perform(fc_client *c, const fc_request *r)
                 return fc_fail(c, FC_EIO, "cannot write the answer: %s", strerror(errno));
             snprintf(c->err, sizeof c->err,
                      "cannot reach the fmas service at %s: %s (%s %s; gave up after %d attempt%s over %.1f s)",
-                     c->base, why, r->method, r->path, tries, tries == 1 ? "" : "s", now_s() - started);
+                     c->base, why, r->method, r->path, tries, tries == 1 ? "" : "s", fc_now() - started);
             return FC_ENET;
         }
         if (c->status < 200 || c->status >= 300) {
@@ -551,7 +544,7 @@ static int perform(fc_client *c, const fc_request *r)
             if (c->status >= 500) {
                 size_t n = strlen(c->err);
                 snprintf(c->err + n, sizeof c->err - n, " (gave up after %d attempt%s over %.1f s)", tries,
-                         tries == 1 ? "" : "s", now_s() - started);
+                         tries == 1 ? "" : "s", fc_now() - started);
             }
             return FC_EHTTP;
         }
@@ -627,6 +620,24 @@ int fc_get_stream(fc_client *c, const char *path, const char *accept, FILE *sink
 }
 
 /* --------------------------------------------------------------- helpers */
+
+double fc_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int fc_parse_long(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 static int name_in(const char *s, const char *extra)
 {

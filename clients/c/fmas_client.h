@@ -123,6 +123,12 @@ int fc_get_stream(fc_client *c, const char *path, const char *accept, FILE *sink
 
 /* --------------------------------------------------------------- helpers */
 
+/* Seconds on the monotonic clock. */
+double fc_now(void);
+
+/* text as a decimal integer in lo..hi: 0 and *out, or -1. */
+int fc_parse_long(const char *text, long lo, long hi, long *out);
+
 /* 1 if s matches [a-z0-9._-]{1,64} (device names, space ids, fidelities). */
 int fc_name_ok(const char *s);
 /* 1 if s matches [a-z0-9_]{1,64} (metric names). */

@@ -524,7 +524,6 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
-        char *end;
         long n;
         switch (id) {
         case O_SERVER:
@@ -560,16 +559,12 @@ int main(int argc, char **argv)
             a.json = 1;
             break;
         case O_RETRIES:
-            errno = 0;
-            n = strtol(v, &end, 10);
-            if (errno || *end || end == v || n < 0 || n > 1000)
+            if (fc_parse_long(v, 0, 1000, &n))
                 fail_usage("--server-retries: a number 0..1000");
             retry.retries = (int)n;
             break;
         case O_TIMEOUT:
-            errno = 0;
-            n = strtol(v, &end, 10);
-            if (errno || *end || end == v || n < 1 || n > 86400)
+            if (fc_parse_long(v, 1, 86400, &n))
                 fail_usage("--server-timeout: seconds 1..86400");
             retry.stall_timeout_s = n;
             break;

@@ -44,13 +44,6 @@
 
 static volatile sig_atomic_t g_stop;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ------------------------------------------------------------ messages */
 
 static search *g_search; /* for clearing the progress line before a message */
@@ -109,17 +102,6 @@ static const char usage[] =
 
 /* ------------------------------------------------------------- parsing */
 
-static int parse_long(const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_double(const char *text, double *out)
 {
     char *end;
@@ -135,7 +117,7 @@ static int parse_double(const char *text, double *out)
 
 static void draw_progress(search *s, int force)
 {
-    double now = now_s();
+    double now = fc_now();
     if (!s->tty || (!force && now - s->last_draw < 0.2))
         return;
     gen_stats t;
@@ -681,12 +663,12 @@ int main(int argc, char **argv)
                 bad_usage("--constraint: %s", err);
             break;
         case O_POP:
-            if (parse_long(v, 2, 100000, &n))
+            if (fc_parse_long(v, 2, 100000, &n))
                 bad_usage("--pop: a number 2..100000");
             s->pop = n;
             break;
         case O_GENS:
-            if (parse_long(v, 0, 1000000, &n))
+            if (fc_parse_long(v, 0, 1000000, &n))
                 bad_usage("--gens: a number 0..1000000");
             s->gens = n;
             break;
@@ -703,7 +685,7 @@ int main(int argc, char **argv)
             evaluator = v;
             break;
         case O_J:
-            if (parse_long(v, 1, 4096, &n))
+            if (fc_parse_long(v, 1, 4096, &n))
                 bad_usage("-j: a number 1..4096");
             s->parallel = (int)n;
             break;
@@ -716,7 +698,7 @@ int main(int argc, char **argv)
             s->eval_timeout = d;
             break;
         case O_RETRIES:
-            if (parse_long(v, 0, 100, &n))
+            if (fc_parse_long(v, 0, 100, &n))
                 bad_usage("--retries: a number 0..100");
             s->retries = (int)n;
             break;
@@ -743,12 +725,12 @@ int main(int argc, char **argv)
             s->fidelity = v;
             break;
         case O_SERVER_RETRIES:
-            if (parse_long(v, 0, 1000, &n))
+            if (fc_parse_long(v, 0, 1000, &n))
                 bad_usage("--server-retries: a number 0..1000");
             retry.retries = (int)n;
             break;
         case O_SERVER_TIMEOUT:
-            if (parse_long(v, 1, 86400, &n))
+            if (fc_parse_long(v, 1, 86400, &n))
                 bad_usage("--server-timeout: seconds 1..86400");
             retry.stall_timeout_s = n;
             break;
@@ -783,7 +765,7 @@ int main(int argc, char **argv)
 
     g_search = s;
     s->tty = isatty(2);
-    s->t_start = now_s();
+    s->t_start = fc_now();
     if (fc_open(&s->http, s->server)) {
         search_say("cannot set up the HTTP client for %s", s->server);
         return 1;

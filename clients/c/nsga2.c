@@ -352,7 +352,7 @@ void nsga2_set_free(nsga2_set *s)
     memset(s, 0, sizeof *s);
 }
 
-static uint64_t genome_hash(const int *g, size_t ng)
+uint64_t nsga2_genome_hash(const int *g, size_t ng)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < ng; i++) {
@@ -366,7 +366,7 @@ static uint64_t genome_hash(const int *g, size_t ng)
 /* The slot holding g, or the empty slot where it would go. */
 static size_t set_slot(const nsga2_set *s, const int *g)
 {
-    size_t mask = s->cap - 1, i = (size_t)genome_hash(g, s->ng) & mask;
+    size_t mask = s->cap - 1, i = (size_t)nsga2_genome_hash(g, s->ng) & mask;
     while (s->used[i] && memcmp(s->slots + i * s->ng, g, s->ng * sizeof *g) != 0)
         i = (i + 1) & mask;
     return i;

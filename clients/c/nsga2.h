@@ -110,6 +110,9 @@ typedef struct nsga2_set {
     unsigned char *used;   /* cap flags */
 } nsga2_set;
 
+/* The hash the set uses (64 bits, for other tables of genomes). */
+uint64_t nsga2_genome_hash(const int *g, size_t ng);
+
 void nsga2_set_init(nsga2_set *s, size_t ng);
 void nsga2_set_free(nsga2_set *s);
 int nsga2_set_has(const nsga2_set *s, const int *g);

@@ -138,7 +138,10 @@ static inline const int *cand_genome(const search *s, size_t i)
 void search_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* search_spec.c: --objectives LIST and one --constraint C into s->obj and
- * s->con; 0, or -1 with a sentence in err. */
+ * s->con; 0, or -1 with a sentence in err. search_latency_devices fills
+ * dev (room for MAX_OBJ + MAX_CON) with the devices that latency
+ * objectives and constraints name, once each, and returns how many. */
+size_t search_latency_devices(const search *s, const char **dev);
 int search_parse_objectives(search *s, const char *text, char *err, size_t errsize);
 int search_parse_constraint(search *s, const char *text, char *err, size_t errsize);
 

@@ -216,24 +216,6 @@ static int front_cmp(const void *a, const void *b)
     return (i > j) - (i < j);
 }
 
-/* The latency devices named by objectives and constraints, once each. */
-static size_t latency_devices(const search *s, const char **dev)
-{
-    size_t n = 0;
-    for (size_t k = 0; k < s->nobj + s->ncon; k++) {
-        int lat = k < s->nobj ? s->obj[k].cost == COST_LATENCY : s->con[k - s->nobj].cost == COST_LATENCY;
-        const char *d = k < s->nobj ? s->obj[k].device : s->con[k - s->nobj].device;
-        if (!lat)
-            continue;
-        size_t j = 0;
-        while (j < n && strcmp(dev[j], d))
-            j++;
-        if (j == n)
-            dev[n++] = d;
-    }
-    return n;
-}
-
 static json_t *objective_values(const search *s, const cand *c)
 {
     json_t *o = json_object();
@@ -323,8 +305,8 @@ int search_write_outputs(const search *s, char *err, size_t errsize)
 
     /* front.csv */
     csv.len = 0;
-    const char *dev[2 * MAX_CON + MAX_OBJ];
-    size_t ndev = latency_devices(s, dev);
+    const char *dev[MAX_OBJ + MAX_CON];
+    size_t ndev = search_latency_devices(s, dev);
     int any_ft = 0;
     for (size_t f = 0; f < nf; f++)
         any_ft |= s->cands[members[f]].ft_state != 0;

@@ -56,21 +56,13 @@ static json_t *constraints_json(const search *s)
     return a;
 }
 
-/* The distinct latency devices of the objectives and constraints. */
 static json_t *devices_json(const search *s)
 {
+    const char *dev[MAX_OBJ + MAX_CON];
+    size_t n = search_latency_devices(s, dev);
     json_t *a = json_array();
-    for (size_t k = 0; k < s->nobj + s->ncon; k++) {
-        cost_kind ck = k < s->nobj ? s->obj[k].cost : s->con[k - s->nobj].cost;
-        const char *d = k < s->nobj ? s->obj[k].device : s->con[k - s->nobj].device;
-        if (ck != COST_LATENCY)
-            continue;
-        int dup = 0;
-        for (size_t j = 0; j < json_array_size(a) && !dup; j++)
-            dup = !strcmp(json_string_value(json_array_get(a, j)), d);
-        if (!dup)
-            json_array_append_new(a, json_string(d));
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(dev[i]));
     return a;
 }
 

@@ -148,3 +148,20 @@ int search_parse_constraint(search *s, const char *text, char *err, size_t errsi
     s->ncon++;
     return 0;
 }
+
+size_t search_latency_devices(const search *s, const char **dev)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < s->nobj + s->ncon; k++) {
+        cost_kind ck = k < s->nobj ? s->obj[k].cost : s->con[k - s->nobj].cost;
+        const char *d = k < s->nobj ? s->obj[k].device : s->con[k - s->nobj].device;
+        if (ck != COST_LATENCY)
+            continue;
+        size_t j = 0;
+        while (j < n && strcmp(dev[j], d))
+            j++;
+        if (j == n)
+            dev[n++] = d;
+    }
+    return n;
+}

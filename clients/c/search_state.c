@@ -12,20 +12,11 @@
 
 /* -------------------------------------------------------------- cands */
 
-static uint64_t hash_genome(const int *g, size_t ng)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (size_t i = 0; i < ng; i++) {
-        h ^= (uint64_t)(uint32_t)g[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    }
-    return h * 0xff51afd7ed558ccdull;
-}
-
 long search_cand_find(const search *s, const int *g)
 {
     if (!s->mapcap)
         return -1;
-    size_t mask = s->mapcap - 1, i = (size_t)hash_genome(g, s->ng) & mask;
+    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(g, s->ng) & mask;
     while (s->map[i]) {
         size_t c = s->map[i] - 1;
         if (!memcmp(cand_genome(s, c), g, s->ng * sizeof *g))
@@ -37,7 +28,7 @@ long search_cand_find(const search *s, const int *g)
 
 static void map_insert(search *s, size_t c)
 {
-    size_t mask = s->mapcap - 1, i = (size_t)hash_genome(cand_genome(s, c), s->ng) & mask;
+    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(cand_genome(s, c), s->ng) & mask;
     while (s->map[i])
         i = (i + 1) & mask;
     s->map[i] = c + 1;
