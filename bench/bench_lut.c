@@ -1,9 +1,12 @@
 /*
  * bench_lut.c — in-process estimate throughput of the lut library on the
  * data of gen_lut_data.py. Prints "bench_lut <variant> networks_per_s N".
- *   full:   raw layer attributes → canonical key → MACs/params → lookup → sum
+ *   full:   raw layer attributes → canonical key → MACs/params → packed key
+ *           → lookup → sum (what the estimate endpoint does per layer)
  *   lookup: canonical keys already built → lut_table_sum
  *   prepared: canonical keys with their hashes → lut_table_sum_hashed
+ *   packed: packed keys (lut_key_pack), hash per layer → lut_table_sum_packed
+ *   packed_prepared: packed keys with their hashes → lut_table_sum_packed
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,8 @@ typedef struct bench_data {
     const raw_layer *layers;
     const lut_key *keys;
     const uint64_t *hashes;
+    const lut_pkey *pkeys;
+    const uint64_t *phashes;
     const size_t *starts;
     size_t nnets;
     volatile double sink;
@@ -75,7 +80,10 @@ static void pass_full(bench_data *d)
             if (lut_key_canonicalize(&k, NULL) || lut_key_cost(&k, &c, NULL))
                 continue;
             macs += c.macs, params += c.params;
-            const lut_entry *e = lut_table_find(d->table, &k);
+            lut_pkey pk;
+            const lut_entry *e = lut_key_pack(&k, &pk) == LUT_OK
+                                     ? lut_table_find_packed(d->table, &pk, lut_pkey_hash(&pk))
+                                     : lut_table_find(d->table, &k);
             if (e)
                 total += e->latency.mean;
             else
@@ -100,6 +108,26 @@ static void pass_prepared(bench_data *d)
     for (size_t n = 0; n < d->nnets; n++) {
         lut_sum s;
         lut_table_sum_hashed(d->table, d->keys + d->starts[n], d->hashes + d->starts[n],
+                             d->starts[n + 1] - d->starts[n], &s, NULL, 0);
+        d->sink += s.total;
+    }
+}
+
+static void pass_packed(bench_data *d)
+{
+    for (size_t n = 0; n < d->nnets; n++) {
+        lut_sum s;
+        lut_table_sum_packed(d->table, d->pkeys + d->starts[n], NULL,
+                             d->starts[n + 1] - d->starts[n], &s, NULL, 0);
+        d->sink += s.total;
+    }
+}
+
+static void pass_packed_prepared(bench_data *d)
+{
+    for (size_t n = 0; n < d->nnets; n++) {
+        lut_sum s;
+        lut_table_sum_packed(d->table, d->pkeys + d->starts[n], d->phashes + d->starts[n],
                              d->starts[n + 1] - d->starts[n], &s, NULL, 0);
         d->sink += s.total;
     }
@@ -199,15 +227,27 @@ int main(int argc, char **argv)
     uint64_t *hashes = malloc(nl * sizeof *hashes);
     for (size_t i = 0; i < nl; i++)
         hashes[i] = lut_key_hash(&keys[i]);
-    bench_data d = {table, layers, keys, hashes, starts, nnets, 0};
+    lut_pkey *pkeys = malloc(nl * sizeof *pkeys);
+    uint64_t *phashes = malloc(nl * sizeof *phashes);
+    for (size_t i = 0; i < nl; i++) {
+        if (lut_key_pack(&keys[i], &pkeys[i])) {
+            fprintf(stderr, "layer %zu does not pack\n", i);
+            return 1;
+        }
+        phashes[i] = lut_pkey_hash(&pkeys[i]);
+    }
+    bench_data d = {table, layers, keys, hashes, pkeys, phashes, starts, nnets, 0};
     static const struct {
         const char *name;
         void (*pass)(bench_data *);
-    } variants[] = {{"full", pass_full}, {"lookup", pass_lookup}, {"prepared", pass_prepared}};
+    } variants[] = {{"full", pass_full}, {"lookup", pass_lookup}, {"prepared", pass_prepared},
+                    {"packed", pass_packed}, {"packed_prepared", pass_packed_prepared}};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
         printf("bench_lut %s networks_per_s %.0f\n", variants[v].name,
                best_rate(variants[v].pass, &d, seconds));
     free(hashes);
+    free(pkeys);
+    free(phashes);
     lut_table_release(table);
     free(rows);
     free(layers);

@@ -162,8 +162,10 @@ static op_class classify(const char *op)
 {
     size_t i;
 
+    /* Every key is classified on the estimate path: only the names that
+     * share the first character are compared. */
     for (i = 0; i < sizeof OPS / sizeof OPS[0]; i++)
-        if (strncmp(op, OPS[i].name, LUT_OP_MAX) == 0)
+        if (op[0] == OPS[i].name[0] && strncmp(op, OPS[i].name, LUT_OP_MAX) == 0)
             return OPS[i].cls;
     return OP_OTHER;
 }
@@ -428,6 +430,98 @@ uint64_t lut_key_hash(const lut_key *key)
     h *= UINT64_C(0x94d049bb133111eb);
     h ^= h >> 31;
     return h;
+}
+
+/* --------------------------------------------------------- packed keys */
+
+static int is_ident_char(char c);
+
+static const char *const PKEY_DTYPES[] = {
+    NULL, "fp32", "fp16", "bf16", "fp64", "fp8", "fp8_e4m3", "fp8_e5m2", "int8",
+    "uint8", "int16", "int32", "int4", "uint4", "int2", "int1",
+};
+
+/* Appends fields to 4 words, low bits first. */
+typedef struct bit_writer {
+    uint64_t *w;
+    unsigned pos;
+} bit_writer;
+
+static void put_bits(bit_writer *b, uint64_t v, unsigned width)
+{
+    unsigned word = b->pos / 64, off = b->pos % 64;
+
+    b->w[word] |= v << off;
+    if (off + width > 64)
+        b->w[word + 1] |= v >> (64 - off);
+    b->pos += width;
+}
+
+/* Characters of [a-z0-9_] as 1..37; 0 is "no character". */
+static unsigned ident_code(char c)
+{
+    if (c == '_')
+        return 1;
+    if (c >= '0' && c <= '9')
+        return 2 + (unsigned)(c - '0');
+    return 12 + (unsigned)(c - 'a');
+}
+
+/* 7 characters (or fewer, then 0s) in base 38: below 38^7 < 2^37. */
+static uint64_t ident_chunk(const char *s, size_t len)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 7; i-- > 0;)
+        v = v * 38 + (i < len ? ident_code(s[i]) : 0);
+    return v;
+}
+
+int lut_key_pack(const lut_key *key, lut_pkey *out)
+{
+    /* Widths hold each attribute's whole canonical range (0 included). */
+    static const struct {
+        int attr;
+        unsigned width;
+    } FIELDS[] = {
+        {A_CIN, 21},  {A_COUT, 21},  {A_GROUPS, 21}, {A_H, 17},
+        {A_W, 17},    {A_PAD, 17},   {A_OUT_H, 17},  {A_OUT_W, 17},
+        {A_K, 8},     {A_STRIDE, 8}, {A_DILATION, 8}, {A_BIAS, 1},
+        {A_BN, 1},
+    };
+    _Static_assert(LUT_MAX_CHANNELS < (1 << 21) && LUT_MAX_SPATIAL < (1 << 17) &&
+                       LUT_MAX_KERNEL < 256 && LUT_MAX_STRIDE < 256 &&
+                       LUT_MAX_DILATION < 256,
+                   "packed fields hold the attribute ranges");
+    size_t oplen = strnlen(key->op, sizeof key->op), d;
+    bit_writer b = {out->w, 0};
+
+    memset(out, 0, sizeof *out);
+    if (oplen == 0 || oplen > LUT_PKEY_OP_MAX)
+        return LUT_EINVAL;
+    for (size_t i = 0; i < oplen; i++)
+        if (!is_ident_char(key->op[i]))
+            return LUT_EINVAL;
+    for (d = 1; d < sizeof PKEY_DTYPES / sizeof PKEY_DTYPES[0]; d++)
+        if (strncmp(key->dtype, PKEY_DTYPES[d], sizeof key->dtype) == 0)
+            break;
+    if (d == sizeof PKEY_DTYPES / sizeof PKEY_DTYPES[0])
+        return LUT_EINVAL;
+
+    /* 37 + 37 + 4 + 3*21 + 5*17 + 3*8 + 2 = 252 bits. The op's first
+     * character lands in w[0], so a packed key never has w[0] == 0. */
+    put_bits(&b, ident_chunk(key->op, oplen), 37);
+    put_bits(&b, oplen > 7 ? ident_chunk(key->op + 7, oplen - 7) : 0, 37);
+    put_bits(&b, d, 4);
+    for (size_t f = 0; f < sizeof FIELDS / sizeof FIELDS[0]; f++) {
+        int64_t v = attr_get(key, FIELDS[f].attr);
+        if (v < 0 || (uint64_t)v >= UINT64_C(1) << FIELDS[f].width) {
+            memset(out, 0, sizeof *out);
+            return LUT_EINVAL;
+        }
+        put_bits(&b, (uint64_t)v, FIELDS[f].width);
+    }
+    return LUT_OK;
 }
 
 /* ---------------------------------------------------------------- text */

@@ -143,6 +143,66 @@ int lut_key_format(const lut_key *key, char *buf, size_t size);
  * field order, leading zeros, a non-canonical value) is LUT_EINVAL. */
 int lut_key_parse(const char *text, size_t len, lut_key *key);
 
+/* -------------------------------------------------------- packed keys */
+
+/*
+ * A canonical key in 32 bytes, for the estimate loops: a network of packed
+ * keys is a fifth of the memory of lut_key's, and comparing or hashing one
+ * is four words. Every attribute is kept at its full range, so two packed
+ * keys are equal exactly when their keys are. What packs: an op of at most
+ * LUT_PKEY_OP_MAX characters and a dtype of LUT_PKEY_DTYPES; any other
+ * key (a long op name of an unknown op, an unusual dtype) is looked up
+ * through lut_key as before. The packed form is an in-memory
+ * representation, not a storage format.
+ */
+#define LUT_PKEY_OP_MAX 14
+#define LUT_PKEY_DTYPES "fp32, fp16, bf16, fp64, fp8, fp8_e4m3, fp8_e5m2, int8, " \
+                        "uint8, int16, int32, int4, uint4, int2, int1"
+
+typedef struct lut_pkey {
+    uint64_t w[4];
+} lut_pkey;
+
+/* Pack a canonical key: LUT_OK, or LUT_EINVAL when it does not pack (see
+ * above; also when the key is not canonical). */
+int lut_key_pack(const lut_key *key, lut_pkey *out);
+
+static inline int lut_pkey_equal(const lut_pkey *a, const lut_pkey *b)
+{
+    return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) |
+            (a->w[2] ^ b->w[2]) | (a->w[3] ^ b->w[3])) == 0;
+}
+
+/* 64x64 -> 128-bit multiply folded to 64 bits (the wyhash "mum" mixer). */
+static inline uint64_t lut_mum64(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    __extension__ typedef unsigned __int128 lut_u128;
+    lut_u128 r = (lut_u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t ha = a >> 32, hb = b >> 32, la = (uint32_t)a, lb = (uint32_t)b;
+    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb;
+    uint64_t t = rl + (rm0 << 32), c = t < rl;
+    uint64_t lo = t + (rm1 << 32);
+    c += lo < t;
+    return lo ^ (rh + (rm0 >> 32) + (rm1 >> 32) + c);
+#endif
+}
+
+/* 64-bit hash of a packed key (stable across runs and machines; not the
+ * same value as lut_key_hash of the key). Inline: the estimate loops hash
+ * every layer. */
+static inline uint64_t lut_pkey_hash(const lut_pkey *key)
+{
+    /* Two independent multiplies; the high half of each product carries
+     * every input bit into the low bits that index the table. */
+    return lut_mum64(key->w[0] ^ UINT64_C(0x2cb0f69f4abea221),
+                     key->w[1] ^ UINT64_C(0x9417034723148989)) +
+           lut_mum64(key->w[2] ^ UINT64_C(0xdd555950609dfe03),
+                     key->w[3] ^ UINT64_C(0xdbafb150deb12801));
+}
+
 /* ------------------------------------------------------------- costs */
 
 typedef struct lut_cost {
@@ -358,6 +418,20 @@ void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
  * is one probe. The hashes do not depend on the table, so one prepared
  * network serves every device and version. */
 void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
+                          const uint64_t *hashes, size_t n, lut_sum *out,
+                          size_t *missing_idx, size_t missing_cap);
+
+/* The row of a packed key whose hash is lut_pkey_hash(key), or NULL. */
+const lut_entry *lut_table_find_packed(const lut_table *table,
+                                       const lut_pkey *key, uint64_t hash);
+
+/*
+ * lut_table_sum for a network of packed keys; hashes[i] =
+ * lut_pkey_hash(&layers[i]) when the caller prepared them once, or NULL to
+ * hash here. The fastest way to cost a network that is estimated more than
+ * once (on several devices, or again after an upload).
+ */
+void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
                           const uint64_t *hashes, size_t n, lut_sum *out,
                           size_t *missing_idx, size_t missing_cap);
 

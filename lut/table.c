@@ -7,6 +7,11 @@
  * estimate loop: slot j holds the key's hash in tags[j] and the row itself
  * in rows[j] (no pointer to chase), so once a layer's hash is known both
  * memory lines can be prefetched while earlier layers are being probed.
+ *
+ * Rows whose keys pack (lut_key_pack) are also indexed by packed key in a
+ * second, compact hash: a slot is the 32-byte key, the row's mean latency
+ * and the row's slot in the first hash, so summing a network of packed keys
+ * touches one small slot per layer and never the 200-byte row.
  */
 #include "lut_internal.h"
 
@@ -17,6 +22,15 @@
 /* tags[j] = hash | 1 for a used slot, 0 for an empty one. */
 #define TAG(h) ((h) | 1u)
 
+/* A slot of the packed index; key.w[0] == 0 marks an empty one (no packed
+ * key has it). */
+typedef struct pslot {
+    lut_pkey key;
+    double mean;
+    uint64_t row; /* slot in tags/rows */
+    uint64_t pad[2]; /* one slot, one cache line */
+} pslot;
+
 struct lut_table {
     atomic_size_t refs;
     lut_device dev;
@@ -24,13 +38,43 @@ struct lut_table {
     size_t mask;       /* capacity - 1 */
     uint64_t *tags;    /* capacity */
     lut_entry *rows;   /* capacity, in slot order */
+    size_t pmask;      /* packed index capacity - 1 */
+    pslot *packed;     /* packed index */
 };
 
 static void table_free(lut_table *t)
 {
     free(t->tags);
     free(t->rows);
+    free(t->packed);
     free(t);
+}
+
+/* Index every row whose key packs; same capacity and load as the first
+ * hash (at most one half). */
+static int index_packed(lut_table *t)
+{
+    size_t cap = t->mask + 1;
+    size_t bytes = (cap * sizeof *t->packed + 63) & ~(size_t)63;
+
+    /* Slots are cache lines. */
+    t->packed = aligned_alloc(64, bytes);
+    if (!t->packed)
+        return LUT_ENOMEM;
+    memset(t->packed, 0, bytes);
+    t->pmask = cap - 1;
+    for (size_t i = 0; i < cap; i++) {
+        lut_pkey pk;
+        if (!t->tags[i] || lut_key_pack(&t->rows[i].key, &pk) != LUT_OK)
+            continue;
+        size_t j = (size_t)lut_pkey_hash(&pk) & t->pmask;
+        while (t->packed[j].key.w[0])
+            j = (j + 1) & t->pmask;
+        t->packed[j].key = pk;
+        t->packed[j].mean = t->rows[i].latency.mean;
+        t->packed[j].row = i;
+    }
+    return LUT_OK;
 }
 
 int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
@@ -41,7 +85,7 @@ int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
 
     *out = NULL;
     while (cap < n || cap - n < n) { /* cap >= 2n without overflowing 2n */
-        if (cap > SIZE_MAX / 2 / sizeof(lut_entry)) {
+        if (cap > SIZE_MAX / 2 / sizeof(lut_entry) || cap > SIZE_MAX / 2 / 64) {
             free(rows);
             return LUT_ENOMEM;
         }
@@ -80,6 +124,10 @@ int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
         }
     }
     free(rows);
+    if (index_packed(t) != LUT_OK) {
+        table_free(t);
+        return LUT_ENOMEM;
+    }
 
     if (dev) {
         memcpy(&t->dev, dev, sizeof t->dev);
@@ -217,6 +265,93 @@ void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
             add_layer(&s,
                       table ? lut_table_find_hashed(table, &layers[base + i], h[i]) : NULL,
                       base + i, missing_idx, missing_cap);
+    }
+    *out = s;
+}
+
+/* ------------------------------------------------------------ packed */
+
+static inline void prefetch_pslot(const lut_table *t, uint64_t hash)
+{
+    const pslot *p = &t->packed[(size_t)hash & t->pmask];
+    __builtin_prefetch(p);
+}
+
+/* The slot of a packed key, or NULL. */
+static inline const pslot *packed_slot(const lut_table *t, const lut_pkey *key,
+                                       uint64_t hash)
+{
+    size_t j = (size_t)hash & t->pmask;
+
+    for (;;) {
+        const pslot *p = &t->packed[j];
+        if (!p->key.w[0])
+            return NULL;
+        if (lut_pkey_equal(&p->key, key))
+            return p;
+        j = (j + 1) & t->pmask;
+    }
+}
+
+const lut_entry *lut_table_find_packed(const lut_table *table,
+                                       const lut_pkey *key, uint64_t hash)
+{
+    const pslot *p = packed_slot(table, key, hash);
+
+    return p ? &table->rows[p->row] : NULL;
+}
+
+static inline void add_slot(lut_sum *s, const pslot *p, size_t i,
+                            size_t *missing_idx, size_t missing_cap)
+{
+    if (p) {
+        s->total += p->mean;
+        s->hits++;
+    } else {
+        if (missing_idx && s->missing < missing_cap)
+            missing_idx[s->missing] = i;
+        s->missing++;
+    }
+}
+
+void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
+                          const uint64_t *hashes, size_t n, lut_sum *out,
+                          size_t *missing_idx, size_t missing_cap)
+{
+    uint64_t h[AHEAD];
+    lut_sum s = {0.0, 0, 0};
+
+    if (!table) {
+        for (size_t i = 0; i < n; i++)
+            add_slot(&s, NULL, i, missing_idx, missing_cap);
+        *out = s;
+        return;
+    }
+    if (hashes) {
+        for (size_t i = 0; i < n && i < AHEAD; i++)
+            prefetch_pslot(table, hashes[i]);
+        for (size_t i = 0; i < n; i++) {
+            if (i + AHEAD < n)
+                prefetch_pslot(table, hashes[i + AHEAD]);
+            add_slot(&s, packed_slot(table, &layers[i], hashes[i]), i,
+                     missing_idx, missing_cap);
+        }
+        *out = s;
+        return;
+    }
+    /* Hash AHEAD layers in front of the probe, in a ring, prefetching each
+     * slot as its hash is known. */
+    for (size_t i = 0; i < n && i < AHEAD; i++) {
+        h[i] = lut_pkey_hash(&layers[i]);
+        prefetch_pslot(table, h[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t hi = h[i % AHEAD];
+        if (i + AHEAD < n) {
+            h[i % AHEAD] = lut_pkey_hash(&layers[i + AHEAD]);
+            prefetch_pslot(table, h[i % AHEAD]);
+        }
+        add_slot(&s, packed_slot(table, &layers[i], hi), i, missing_idx, missing_cap);
     }
     *out = s;
 }

@@ -101,7 +101,9 @@ json_t *fm_versions_json(const fm_tables *t)
 /* Parsed layers of one network. */
 typedef struct layer {
     lut_key key;
-    uint64_t hash;
+    lut_pkey pkey;
+    int packed;    /* pkey is valid */
+    uint64_t hash; /* lut_pkey_hash when packed, else lut_key_hash */
     lut_cost cost;
     char name[128];
 } layer;
@@ -179,7 +181,10 @@ static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables,
                        err.field, err.reason);
             return NULL;
         }
-        ls[i].hash = lut_key_hash(&ls[i].key);
+        /* The packed key when it packs: lookups then touch only the
+         * table's compact index. */
+        ls[i].packed = lut_key_pack(&ls[i].key, &ls[i].pkey) == LUT_OK;
+        ls[i].hash = ls[i].packed ? lut_pkey_hash(&ls[i].pkey) : lut_key_hash(&ls[i].key);
     }
     if (macs > UINT64_MAX / 2) {
         fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, pointer, "flops overflow 64 bits"),
@@ -201,7 +206,8 @@ static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables,
         size_t listed[MAX_MISSING_LISTED];
         json_t *missing_keys = json_array();
         for (size_t i = 0; i < n; i++) {
-            const lut_entry *e = lut_table_find_hashed(t, &ls[i].key, ls[i].hash);
+            const lut_entry *e = ls[i].packed ? lut_table_find_packed(t, &ls[i].pkey, ls[i].hash)
+                                              : lut_table_find_hashed(t, &ls[i].key, ls[i].hash);
             if (e) {
                 total += e->latency.mean;
                 hits++;

@@ -706,6 +706,29 @@ def test_estimate_repeated_layers_and_clock(server):
     assert est["results"][0]["macs"] == 7 * 16 * 16 * 9 * 32 * 32
 
 
+def test_estimate_keys_of_every_shape(server):
+    """Long op names, unusual dtypes and open ops are found like any other
+    key (the service indexes compact keys where they fit, full keys
+    elsewhere); a key that differs in one attribute is still missing."""
+    server.put_device("mix", unit="us")
+    keys = [
+        {"op": "conv2d", "cin": 8, "cout": 8, "k": 3, "h": 9, "w": 9},
+        {"op": "conv2d", "cin": 8, "cout": 8, "k": 3, "h": 9, "w": 9, "dtype": "int8"},
+        {"op": "conv2d", "cin": 8, "cout": 8, "k": 3, "h": 9, "w": 9, "dtype": "q4_k"},
+        {"op": "zz_unknown_op1", "cin": 3},                 # 14 characters
+        {"op": "a_very_long_custom_operator_nm", "cin": 3},  # 30 characters
+        {"op": "hardswish", "cin": 64, "h": 7, "w": 7, "dtype": "bf16"},
+    ]
+    server.upload("mix", [_lut(k, float(10 ** i)) for i, k in enumerate(keys)])
+    layers = keys + [dict(keys[2], dtype="q4_0"), dict(keys[4], cin=4), dict(keys[3], cin=4)]
+    est = server.estimate({"devices": ["mix"], "networks": [{"name": "n", "layers": layers}]})
+    lat = est["results"][0]["latency"]["mix"]
+    assert (lat["hits"], lat["missing"], lat["complete"]) == (6, 3, False)
+    assert lat["total"] == pytest.approx(111111.0)
+    assert [k["op"] for k in lat["missing_keys"]] == ["conv2d", "a_very_long_custom_operator_nm",
+                                                       "zz_unknown_op1"]
+
+
 def test_estimate_costs_of_a_small_network(server):
     net = [
         # 513 -> floor((513 + 0 - 2 - 1)/2) + 1 = 256

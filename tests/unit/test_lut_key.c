@@ -719,6 +719,176 @@ static void test_hash_stable_and_spread(void **state)
     free(texts);
 }
 
+/* --------------------------------------------------------- packed keys */
+
+static int pkey_same(const lut_pkey *a, const lut_pkey *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* Packing is exact: on random canonical keys, two keys pack to the same
+ * 32 bytes exactly when they are the same key (by canonical text), and
+ * the packed key of a key is found again after format -> parse. */
+static void test_pack_is_exact(void **state)
+{
+    enum { N = 6000 };
+    uint64_t rng = 17;
+    lut_key *keys = malloc(N * sizeof *keys);
+    lut_pkey *pk = malloc(N * sizeof *pk);
+    int *packs = malloc(N * sizeof *packs);
+    char a[LUT_KEY_TEXT_MAX], b[LUT_KEY_TEXT_MAX];
+    size_t npacked = 0, nunpacked = 0;
+
+    (void)state;
+    assert_non_null(keys);
+    assert_non_null(pk);
+    assert_non_null(packs);
+    for (size_t i = 0; i < N; i++) {
+        keys[i] = random_key(&rng);
+        packs[i] = lut_key_pack(&keys[i], &pk[i]) == LUT_OK;
+        /* random_key's dtype uint8_q is not in the packed vocabulary */
+        int expect = strcmp(keys[i].dtype, "uint8_q") != 0;
+        assert_int_equal(packs[i], expect);
+        if (packs[i]) {
+            assert_true(pk[i].w[0] != 0);
+            npacked++;
+        } else {
+            nunpacked++;
+        }
+    }
+    assert_true(npacked > N / 2 && nunpacked > 0);
+    for (size_t i = 0; i < N; i++) {
+        if (!packs[i])
+            continue;
+        text_of(&keys[i], a);
+        for (size_t j = 0; j < i; j++) {
+            if (!packs[j])
+                continue;
+            text_of(&keys[j], b);
+            if (pkey_same(&pk[i], &pk[j]) != (strcmp(a, b) == 0))
+                fail_msg("packing is not exact: %s / %s", a, b);
+            if (pkey_same(&pk[i], &pk[j]))
+                assert_true(lut_pkey_hash(&pk[i]) == lut_pkey_hash(&pk[j]));
+        }
+    }
+    free(keys);
+    free(pk);
+    free(packs);
+}
+
+/* Every attribute at both ends of its range, one at a time: each change
+ * makes another packed key, so no field overlaps another. */
+static void test_pack_field_extremes(void **state)
+{
+    static const char *dtypes[] = {"fp32", "fp16", "bf16", "fp64", "fp8", "fp8_e4m3",
+                                   "fp8_e5m2", "int8", "uint8", "int16", "int32", "int4",
+                                   "uint4", "int2", "int1"};
+    enum { MAXK = 64 };
+    lut_pkey seen[MAXK + 16];
+    size_t n = 0;
+    lut_key base;
+
+    (void)state;
+    /* An unknown op keeps every attribute as given. */
+    lut_key_init(&base);
+    strcpy(base.op, "zz_unknown_op1"); /* 14 characters: the longest that packs */
+    base.cin = 5, base.cout = 6, base.k = 3, base.stride = 2, base.dilation = 2;
+    base.groups = 1, base.h = 9, base.w = 10, base.pad = 1, base.out_h = 4, base.out_w = 5;
+    base.bias = 0, base.bn = 0;
+    assert_int_equal(lut_key_canonicalize(&base, NULL), LUT_OK);
+    assert_int_equal(lut_key_pack(&base, &seen[n++]), LUT_OK);
+
+    int64_t *fields[] = {&base.cin, &base.cout, &base.k, &base.stride, &base.dilation,
+                         &base.groups, &base.h, &base.w, &base.pad, &base.out_h,
+                         &base.out_w, &base.bias, &base.bn};
+    int64_t his[] = {LUT_MAX_CHANNELS, LUT_MAX_CHANNELS, LUT_MAX_KERNEL, LUT_MAX_STRIDE,
+                     LUT_MAX_DILATION, LUT_MAX_CHANNELS, LUT_MAX_SPATIAL, LUT_MAX_SPATIAL,
+                     LUT_MAX_SPATIAL, LUT_MAX_SPATIAL, LUT_MAX_SPATIAL, 1, 1};
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        for (int end = 0; end < 2; end++) {
+            lut_key k = base;
+            int64_t *v = (int64_t *)(void *)((char *)&k + ((char *)fields[f] - (char *)&base));
+            *v = end ? his[f] : 0;
+            if (*v == *fields[f])
+                continue;
+            assert_int_equal(lut_key_pack(&k, &seen[n]), LUT_OK);
+            for (size_t j = 0; j < n; j++)
+                assert_false(pkey_same(&seen[j], &seen[n]));
+            n++;
+        }
+    }
+    for (size_t d = 1; d < sizeof dtypes / sizeof dtypes[0]; d++) {
+        lut_key k = base;
+        memset(k.dtype, 0, sizeof k.dtype);
+        strcpy(k.dtype, dtypes[d]);
+        assert_int_equal(lut_key_pack(&k, &seen[n]), LUT_OK);
+        for (size_t j = 0; j < n; j++)
+            assert_false(pkey_same(&seen[j], &seen[n]));
+        n++;
+    }
+    /* Op names differing only in the last of 14 characters, or in length. */
+    lut_key k = base;
+    k.op[13] = '2';
+    lut_pkey p;
+    assert_int_equal(lut_key_pack(&k, &p), LUT_OK);
+    assert_false(pkey_same(&p, &seen[0]));
+    k.op[13] = '\0';
+    assert_int_equal(lut_key_pack(&k, &p), LUT_OK);
+    assert_false(pkey_same(&p, &seen[0]));
+    k = base;
+    memcpy(k.op, "zz_unknown_op", 13);
+    k.op[13] = '_';
+    assert_int_equal(lut_key_pack(&k, &p), LUT_OK);
+    assert_false(pkey_same(&p, &seen[0]));
+
+    /* What does not pack: 15 characters, an unlisted dtype, a non-canonical
+     * value. */
+    k = base;
+    strcpy(k.op, "zz_unknown_op12");
+    assert_int_equal(lut_key_pack(&k, &p), LUT_EINVAL);
+    k = base;
+    strcpy(k.dtype, "q4_k");
+    assert_int_equal(lut_key_pack(&k, &p), LUT_EINVAL);
+    k = base;
+    k.cin = LUT_UNSET;
+    assert_int_equal(lut_key_pack(&k, &p), LUT_EINVAL);
+    k = base;
+    k.h = LUT_MAX_SPATIAL * 2;
+    assert_int_equal(lut_key_pack(&k, &p), LUT_EINVAL);
+}
+
+static void test_pkey_hash_stable_and_spread(void **state)
+{
+    lut_key k = canon((spec){.op = "conv2d", .cin = 3, .cout = 32, .k = 3,
+                             .stride = 2, .h = 513, .w = 513, .bn = 1});
+    lut_pkey p;
+    size_t low_collisions = 0, n = 0;
+    unsigned char *seen = calloc(1u << 16, 1);
+
+    (void)state;
+    assert_non_null(seen);
+    assert_int_equal(lut_key_pack(&k, &p), LUT_OK);
+    /* Pinned: the function is part of the table's layout. */
+    assert_true(lut_pkey_hash(&p) == UINT64_C(0x6a1e060ac8fef098));
+    /* Structured keys (a grid of channel counts and sizes, as a search space
+     * makes them) spread over the low 16 bits like random ones. */
+    for (int64_t c = 8; c <= 1024 && n < 20000; c += 8)
+        for (int64_t h = 7; h <= 519 && n < 20000; h += 4) {
+            lut_key g = canon((spec){.op = "conv2d", .cin = c, .cout = c, .k = 3,
+                                     .groups = c, .h = h, .w = h, .stride = 1 + (h & 1)});
+            assert_int_equal(lut_key_pack(&g, &p), LUT_OK);
+            uint64_t hv = lut_pkey_hash(&p);
+            if (seen[hv & 0xffff])
+                low_collisions++;
+            seen[hv & 0xffff] = 1;
+            n++;
+        }
+    assert_int_equal(n, 128 * 129);
+    /* 16512 keys into 65536 buckets: about 1900 collisions expected. */
+    assert_true(low_collisions < 2600);
+    free(seen);
+}
+
 /* ---------------------------------------------------------- statistics */
 
 static lut_stats stats_of(const double *x, size_t n)
@@ -937,6 +1107,9 @@ int main(void)
         cmocka_unit_test(test_device_names),
         cmocka_unit_test(test_device_check_and_units),
         cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_pack_is_exact),
+        cmocka_unit_test(test_pack_field_extremes),
+        cmocka_unit_test(test_pkey_hash_stable_and_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

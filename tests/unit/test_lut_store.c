@@ -1158,6 +1158,97 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* splitmix64 */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* The packed index answers exactly what the key index answers: the same
+ * row for every key that packs, the same sums and missing layers; rows
+ * whose keys do not pack (an unlisted dtype) stay reachable by lut_key. */
+static void test_table_packed_agrees(void **state)
+{
+    enum { NROWS = 3000, NLAYERS = 5000 };
+    lut_entry *rows = calloc(NROWS, sizeof *rows);
+    lut_key *layers = malloc(NLAYERS * sizeof *layers);
+    lut_pkey *packed = malloc(NLAYERS * sizeof *packed);
+    uint64_t *hashes = malloc(NLAYERS * sizeof *hashes);
+    size_t miss_a[64], miss_b[64], miss_c[64];
+    uint64_t rng = 3;
+    lut_table *t;
+
+    (void)state;
+    assert_non_null(rows);
+    assert_non_null(layers);
+    assert_non_null(packed);
+    assert_non_null(hashes);
+    for (size_t i = 0; i < NROWS; i++) {
+        lut_key k = mixed_key(i);
+        if (i % 10 == 9) { /* every tenth row: a dtype outside the packed set */
+            memset(k.dtype, 0, sizeof k.dtype);
+            memcpy(k.dtype, "q4_k", 4);
+            k = canonical(k);
+        }
+        rows[i] = entry_of(k, (double)(i % 1000) + 0.25, i);
+    }
+    assert_int_equal(lut_table_build(NULL, rows, NROWS, &t), LUT_OK);
+    for (size_t i = 0; i < NROWS; i++) {
+        lut_pkey p;
+        const lut_entry *e = lut_table_find(t, &rows[i].key);
+        assert_non_null(e);
+        if (i % 10 == 9) {
+            assert_int_equal(lut_key_pack(&rows[i].key, &p), LUT_EINVAL);
+            continue;
+        }
+        assert_int_equal(lut_key_pack(&rows[i].key, &p), LUT_OK);
+        assert_ptr_equal(lut_table_find_packed(t, &p, lut_pkey_hash(&p)), e);
+    }
+    /* Layers: packable keys of the table, and about 5% that it lacks. */
+    size_t nl = 0;
+    while (nl < NLAYERS) {
+        size_t r = (size_t)(rng_next(&rng) % (NROWS + NROWS / 20));
+        lut_key k = r < NROWS ? rows[r].key : conv_key(100000 + r);
+        if (r < NROWS && r % 10 == 9)
+            continue;
+        layers[nl] = k;
+        assert_int_equal(lut_key_pack(&k, &packed[nl]), LUT_OK);
+        hashes[nl] = lut_pkey_hash(&packed[nl]);
+        nl++;
+    }
+    for (size_t len = 0; len <= NLAYERS; len = len ? len * 3 : 1) {
+        lut_sum a, b, c;
+        lut_table_sum(t, layers, len, &a, miss_a, 64);
+        lut_table_sum_packed(t, packed, NULL, len, &b, miss_b, 64);
+        lut_table_sum_packed(t, packed, hashes, len, &c, miss_c, 64);
+        assert_true(a.total == b.total && a.total == c.total);
+        assert_int_equal(a.hits, b.hits);
+        assert_int_equal(a.hits, c.hits);
+        assert_int_equal(a.missing, b.missing);
+        assert_int_equal(a.missing, c.missing);
+        size_t listed = a.missing < 64 ? a.missing : 64;
+        assert_memory_equal(miss_a, miss_b, listed * sizeof *miss_a);
+        assert_memory_equal(miss_a, miss_c, listed * sizeof *miss_a);
+    }
+    lut_sum none;
+    lut_table_sum_packed(NULL, packed, NULL, 10, &none, miss_b, 4);
+    assert_int_equal(none.missing, 10);
+    assert_int_equal(miss_b[3], 3);
+    lut_table_release(t);
+
+    /* An empty table finds nothing. */
+    assert_int_equal(lut_table_build(NULL, NULL, 0, &t), LUT_OK);
+    assert_null(lut_table_find_packed(t, &packed[0], hashes[0]));
+    lut_table_release(t);
+    free(rows);
+    free(layers);
+    free(packed);
+    free(hashes);
+}
+
 static void test_table_sum_speed(void **state)
 {
     const size_t n = 2000, layers_n = 200, reps = 5000;
@@ -1312,6 +1403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_table_reuse_and_rebuild, setup,
                                         teardown),
         cmocka_unit_test(test_table_sum),
+        cmocka_unit_test(test_table_packed_agrees),
         cmocka_unit_test(test_table_sum_speed),
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer,
                                         setup_small_map, teardown),
