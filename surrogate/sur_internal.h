@@ -80,6 +80,17 @@ struct sur_model {
 int Sur_ridge_fit(const Sur_train *t, const sur_options *opt, Sur_ridge **out,
                   sur_model_info *info);
 void Sur_ridge_free(Sur_ridge *r);
+/* The same with the route forced (primal: the P x P Gram matrix; dual: the
+ * n x n one; auto: the smaller) and lambda fixed when fixed_lambda > 0;
+ * for the unit tests, which compare the routes. */
+typedef enum Sur_ridge_route {
+    SUR_RIDGE_AUTO = 0,
+    SUR_RIDGE_PRIMAL,
+    SUR_RIDGE_DUAL
+} Sur_ridge_route;
+int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
+                     Sur_ridge_route route, double fixed_lambda,
+                     Sur_ridge **out, sur_model_info *info);
 int Sur_ridge_predict(const Sur_ridge *r, const double *z, size_t n,
                       double *mean, double *var_latent);
 double Sur_ridge_noise_var(const Sur_ridge *r);
