@@ -3,7 +3,8 @@
  * against each other: the primal one (P x P Gram matrix of the expanded
  * terms) and the dual one (n x n kernel matrix from the base features),
  * forced through the internal Sur_ridge_fit_as, on random data with more
- * rows than terms and fewer, with and without repeat counts. At the same
+ * rows than terms and fewer, with and without repeat counts, with the
+ * default terms and without squares or products. At the same
  * lambda they must give the same model (means, latent variances, residual
  * variance, degrees of freedom) to 1e-8; with lambda by GCV, the same
  * lambda. The dual route's leverage at its own training rows, where the
@@ -71,17 +72,27 @@ typedef struct fitted {
     sur_model_info info;
 } fitted;
 
-static fitted fit_route(const Sur_train *t, Sur_ridge_route route,
-                        double lambda)
+/* terms: 2 features, products and squares (the default); 1 without the
+ * squares; 0 features alone */
+static fitted fit_terms(const Sur_train *t, Sur_ridge_route route,
+                        double lambda, int terms)
 {
     sur_options opt;
     sur_options_default(&opt);
+    opt.ridge_products = terms >= 1;
+    opt.ridge_squares = terms >= 2;
     fitted f;
     memset(&f, 0, sizeof f);
     int rc = Sur_ridge_fit_as(t, &opt, route, lambda, &f.r, &f.info);
     if (rc)
         fail_msg("Sur_ridge_fit_as: %s", sur_strerror(rc));
     return f;
+}
+
+static fitted fit_route(const Sur_train *t, Sur_ridge_route route,
+                        double lambda)
+{
+    return fit_terms(t, route, lambda, 2);
 }
 
 /* Means and latent variances of both routes at the standardized rows z,
@@ -138,10 +149,13 @@ static void both_routes(uint64_t seed, size_t n, size_t d, int with_counts)
         for (size_t j = 0; j < d; j++)
             zt[i * d + j] = (x[(n + i) * d + j] - t.mu[j]) / t.sd[j];
 
-    for (int k = 0; k < 3; k++) {
-        double lambda = k == 0 ? 0.05 : k == 1 ? 0.7 : 4.0;
-        fitted p = fit_route(&t, SUR_RIDGE_PRIMAL, lambda);
-        fitted q = fit_route(&t, SUR_RIDGE_DUAL, lambda);
+    for (int k = 0; k < 5; k++) {
+        /* three lambdas, then the kernel without squares and without
+         * products */
+        double lambda = k == 0 ? 0.05 : k == 1 ? 0.7 : k == 2 ? 4.0 : 0.3;
+        int terms = k < 3 ? 2 : k == 3 ? 1 : 0;
+        fitted p = fit_terms(&t, SUR_RIDGE_PRIMAL, lambda, terms);
+        fitted q = fit_terms(&t, SUR_RIDGE_DUAL, lambda, terms);
         assert_true(p.info.ridge_terms == q.info.ridge_terms);
         assert_true(close_to(p.info.ridge_lambda, lambda, 1e-15));
         assert_true(close_to(p.info.ridge_sigma2, q.info.ridge_sigma2, 1e-8));
