@@ -91,6 +91,9 @@ typedef enum Sur_ridge_route {
 int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
                      Sur_ridge_route route, double fixed_lambda,
                      Sur_ridge **out, sur_model_info *info);
+/* The tridiagonal reduction of gsl_linalg_symmtd_decomp, same layout, on
+ * an m x m row-major array (lower triangle); tau m - 1, work 2 m. */
+int Sur_tridiag_reduce(double *A, size_t m, double *tau, double *work);
 int Sur_ridge_predict(const Sur_ridge *r, const double *z, size_t n,
                       double *mean, double *var_latent);
 double Sur_ridge_noise_var(const Sur_ridge *r);

@@ -22,6 +22,8 @@
 
 #include <math.h>
 
+#include <gsl/gsl_linalg.h>
+
 #include "sur_internal.h"
 
 static uint64_t rng_next(uint64_t *s)
@@ -268,9 +270,55 @@ static void test_dual_leverage_in_span(void **state)
     Sur_train_free(&t);
 }
 
+/* Sur_tridiag_reduce gives what gsl_linalg_symmtd_decomp gives: the same
+ * T, Householder vectors and coefficients, reading the lower triangle
+ * only. */
+static void test_tridiag_matches_gsl(void **state)
+{
+    (void)state;
+    uint64_t s = 26;
+    const size_t sizes[] = {1, 2, 3, 9, 37};
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) {
+        const size_t m = sizes[q];
+        double *a = malloc(m * m * sizeof *a), *b = malloc(m * m * sizeof *b);
+        double *tau = malloc(m * sizeof *tau);
+        double *work = malloc(2 * m * sizeof *work);
+        gsl_vector *gtau = m > 1 ? gsl_vector_alloc(m - 1) : NULL;
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_non_null(tau);
+        assert_non_null(work);
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < m; j++) {
+                double v = rng_unit(&s) - 0.5;
+                a[i * m + j] = j <= i ? v : 1e6; /* upper: never read */
+                b[i * m + j] = a[i * m + j];
+            }
+        assert_int_equal(Sur_tridiag_reduce(a, m, tau, work), 0);
+        if (m > 1) {
+            gsl_matrix_view bv = gsl_matrix_view_array(b, m, m);
+            assert_int_equal(gsl_linalg_symmtd_decomp(&bv.matrix, gtau), 0);
+        }
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j <= i; j++)
+                if (fabs(a[i * m + j] - b[i * m + j]) > 1e-12)
+                    fail_msg("m=%zu A[%zu][%zu] %.15g vs GSL %.15g", m, i, j,
+                             a[i * m + j], b[i * m + j]);
+        for (size_t i = 0; i + 2 < m; i++)
+            assert_true(fabs(tau[i] - gsl_vector_get(gtau, i)) < 1e-12);
+        free(a);
+        free(b);
+        free(tau);
+        free(work);
+        if (gtau)
+            gsl_vector_free(gtau);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tridiag_matches_gsl),
         cmocka_unit_test(test_routes_tall),
         cmocka_unit_test(test_routes_wide),
         cmocka_unit_test(test_dual_leverage_in_span),
