@@ -4,22 +4,25 @@
  * external command.
  *
  * One generation g (g = 0 is the random initial population):
- *   1. offspring: N new genomes (never one made before) by binary
- *      tournament, uniform crossover and per-gene mutation from the
- *      population (random ones for g = 0);
+ *   1. offspring: N new genomes (never one made before, outranked ones
+ *      aside) by binary tournament, uniform crossover and per-gene mutation
+ *      from the population (random ones for g = 0); with screening N is
+ *      --pool times --pop for g > 0;
  *   2. one POST /v1/spaces/{id}/screen for all of them (costs, predicted
- *      metrics, keep or prune); with --no-screen one POST .../estimate for
- *      the costs instead, and every offspring is kept;
+ *      metrics, keep or prune), then pre-selection: the --budget (--init
+ *      for g = 0) most promising kept ones are chosen, the other kept ones
+ *      are outranked (see preselect); with --no-screen one POST
+ *      .../estimate for the costs instead, and every offspring is kept;
  *   3. the kept ones are evaluated (up to -j at once, each attempt
  *      journaled, failed attempts retried up to --retries);
  *   4. every measured metric objective is posted as an observation, and
  *      (screening) the surrogates are refit, so that the next screen sees
  *      this generation;
  *   5. elitist survival over population + measured offspring.
- * Pruned offspring take no part in selection: they were never measured, so
- * the population only ever holds measured genomes and NSGA-II's ranking
- * stays a ranking of facts. A genome that fails every attempt is dropped
- * the same way, and is never made again.
+ * Pruned and outranked offspring take no part in selection: they were
+ * never measured, so the population only ever holds measured genomes and
+ * NSGA-II's ranking stays a ranking of facts. A genome that fails every
+ * attempt is dropped the same way, and is never made again.
  *
  * The journal makes a run resumable: every generation's screen answer,
  * every attempt and every generation's end (population and PRNG state) is
@@ -30,6 +33,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -93,6 +97,12 @@ static const char usage[] =
     "  --retries N           extra attempts after a failed one (default 2)\n"
     "  --confidence P        screening confidence in (0.5, 1) (default 0.95)\n"
     "  --fidelity NAME       fidelity of the measurements (default val-subset)\n"
+    "  --pool K              screening: each generation after the first makes K * pop new\n"
+    "                        offspring and screens them in one call (default 4)\n"
+    "  --budget N            screening: evaluate at most the N most promising kept offspring\n"
+    "                        per generation after the first (default pop / 8, at least 2)\n"
+    "  --init N              screening: evaluate N of generation 0's pop random genomes\n"
+    "                        (default pop / 4, at least 10 or pop)\n"
     "  --no-screen           plain NSGA-II: costs from /estimate, every offspring evaluated\n"
     "  --finetune 'CMD'      after the search, run CMD for each front member (fidelity finetuned)\n"
     "  --journal FILE        append-only journal; an existing one is resumed\n"
@@ -433,6 +443,158 @@ static void survive(search *s, const size_t *off, size_t noff)
     free(viol);
 }
 
+/* ------------------------------------------------------------ pre-selection */
+
+/* The optimistic objective vector of a kept cand (minimized): a metric
+ * objective is its predicted mean moved by z standard deviations toward
+ * its goal (the bound the screen compared with), a cost is exact. 0, or -1
+ * when a prediction or cost is missing. */
+static int optimistic(const search *s, const cand *c, double z, double *obj, double *viol)
+{
+    for (size_t k = 0; k < s->nobj; k++) {
+        const objective *o = &s->obj[k];
+        double v;
+        if (o->cost == COST_NONE) {
+            json_t *p = json_object_get(c->predicted, o->name);
+            json_t *mean = json_object_get(p, "mean"), *sd = json_object_get(p, "std");
+            if (!json_is_number(mean) || !isfinite(json_number_value(mean)))
+                return -1;
+            double d = json_is_number(sd) && isfinite(json_number_value(sd)) ? json_number_value(sd) : 0.0;
+            v = json_number_value(mean) + (o->maximize ? z : -z) * d;
+        } else if (search_cost_value(c->costs, o->cost, o->device, "ms", &v)) {
+            return -1;
+        }
+        obj[k] = o->maximize ? -v : v;
+    }
+    *viol = 0;
+    for (size_t k = 0; k < s->ncon; k++) {
+        const constraint *ct = &s->con[k];
+        double v;
+        if (!search_cost_value(c->costs, ct->cost, ct->device, ct->unit, &v) && v > ct->max)
+            *viol += ct->max > 0 ? (v - ct->max) / ct->max : v - ct->max;
+    }
+    return 0;
+}
+
+typedef struct pick {
+    size_t k;     /* position in the generation's results */
+    int rank;     /* front in the joint sort (INT_MAX: no prediction) */
+    double crowd; /* crowding distance within that front */
+} pick;
+
+static int pick_cmp(const void *a, const void *b)
+{
+    const pick *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    if (x->crowd != y->crowd)
+        return x->crowd > y->crowd ? -1 : 1;
+    return (x->k > y->k) - (x->k < y->k);
+}
+
+/*
+ * Pre-selection of generation gen (after its screen was applied): of the
+ * kept offspring off[0..n), the --budget most promising are chosen for a
+ * real evaluation, the others are outranked. Promise: the candidates'
+ * optimistic vectors (see optimistic) are sorted by non-dominated fronts
+ * together with the measured population, so that a candidate predicted to
+ * extend the measured front comes first; within a front the larger
+ * crowding distance (over that joint front) first, then the position.
+ * Candidates without a prediction come last, in order. The screen record
+ * rec gets "chosen" on every kept result and "order", the chosen results'
+ * positions in that order (the order they are evaluated in).
+ */
+static void preselect(search *s, json_t *rec, const size_t *off, size_t n, long budget)
+{
+    size_t np = s->npop, m = s->nobj, cap = np + n + 1;
+    double z = json_is_number(json_object_get(rec, "z")) ? json_number_value(json_object_get(rec, "z")) : 0.0;
+    double *obj = malloc(cap * m * sizeof *obj), *viol = malloc(cap * sizeof *viol), *dist = malloc(cap * sizeof *dist);
+    int *rank = malloc(cap * sizeof *rank);
+    size_t *pick_of = malloc(cap * sizeof *pick_of), *front = malloc(cap * sizeof *front);
+    pick *picks = malloc((n + 1) * sizeof *picks);
+    if (!obj || !viol || !dist || !rank || !pick_of || !front || !picks) {
+        search_say("out of memory");
+        exit(1);
+    }
+    fill_objectives(s, s->popv, np, obj, viol);
+    size_t rows = np, npick = 0;
+    for (size_t k = 0; k < n; k++) {
+        const cand *c = &s->cands[off[k]];
+        if (c->state != ST_KEPT)
+            continue;
+        picks[npick] = (pick){k, INT_MAX, 0.0};
+        if (!optimistic(s, c, z, obj + rows * m, viol + rows))
+            pick_of[rows++] = npick;
+        npick++;
+    }
+    int nfronts = nsga2_sort(obj, viol, rows, m, rank);
+    if (nfronts < 0) {
+        search_say("out of memory");
+        exit(1);
+    }
+    for (int f = 0; f < nfronts; f++) {
+        size_t nf = 0;
+        for (size_t r = 0; r < rows; r++)
+            if (rank[r] == f)
+                front[nf++] = r;
+        if (nsga2_crowding(obj, m, front, nf, dist) < 0) {
+            search_say("out of memory");
+            exit(1);
+        }
+        for (size_t j = 0; j < nf; j++)
+            if (front[j] >= np) {
+                picks[pick_of[front[j]]].rank = f;
+                picks[pick_of[front[j]]].crowd = dist[j];
+            }
+    }
+    qsort(picks, npick, sizeof *picks, pick_cmp);
+    size_t take = npick < (size_t)budget ? npick : (size_t)budget;
+    json_t *results = json_object_get(rec, "results"), *order = json_array();
+    for (size_t p = 0; p < npick; p++) {
+        json_t *r = json_array_get(results, picks[p].k);
+        json_object_set_new(r, "chosen", json_boolean(p < take));
+        if (p < take)
+            json_array_append_new(order, json_integer((json_int_t)picks[p].k));
+        else
+            s->cands[off[picks[p].k]].state = ST_OUTRANKED;
+    }
+    json_object_set_new(rec, "budget", json_integer((json_int_t)budget));
+    json_object_set_new(rec, "order", order);
+    free(obj);
+    free(viol);
+    free(dist);
+    free(rank);
+    free(pick_of);
+    free(front);
+    free(picks);
+}
+
+/* The offspring off[0..n) in the order of evaluation: a screen record's
+ * "order" first (the chosen ones, most promising first), then the rest. */
+static size_t eval_order(json_t *rec, const size_t *off, size_t n, size_t *out)
+{
+    json_t *order = json_object_get(rec, "order");
+    unsigned char *taken = calloc(n + 1, 1);
+    size_t k = 0, i;
+    json_t *v;
+    if (!taken) {
+        search_say("out of memory");
+        exit(1);
+    }
+    json_array_foreach(order, i, v) {
+        json_int_t x = json_integer_value(v);
+        if (json_is_integer(v) && x >= 0 && (size_t)x < n && !taken[x]) {
+            taken[x] = 1;
+            out[k++] = off[x];
+        }
+    }
+    for (size_t j = 0; j < n; j++)
+        if (!taken[j])
+            out[k++] = off[j];
+    free(taken);
+    return k;
+}
+
 /* ------------------------------------------------------------- finetune */
 
 static void finetune(search *s)
@@ -491,6 +653,7 @@ static void search_free(search *s)
     free(s->eval_argv);
     free(s->finetune_argv);
     free(s->off);
+    free(s->order);
     free(s->kids);
     free(s->parents);
     json_decref(s->records);
@@ -593,7 +756,7 @@ static char **split_command(const char *launcher, const char *cmd, const char *w
 enum {
     O_SERVER = 1, O_SPACE, O_OBJECTIVES, O_CONSTRAINT, O_POP, O_GENS, O_SEED, O_EVALUATOR, O_J, O_LAUNCHER,
     O_EVAL_TIMEOUT, O_RETRIES, O_CONFIDENCE, O_NO_SCREEN, O_FINETUNE, O_JOURNAL, O_OUT, O_FIDELITY,
-    O_SERVER_RETRIES, O_SERVER_TIMEOUT, O_HELP
+    O_SERVER_RETRIES, O_SERVER_TIMEOUT, O_POOL, O_BUDGET, O_INIT, O_HELP
 };
 
 static const fc_optspec options[] = {
@@ -603,7 +766,7 @@ static const fc_optspec options[] = {
     {"eval-timeout", 1, O_EVAL_TIMEOUT}, {"retries", 1, O_RETRIES}, {"confidence", 1, O_CONFIDENCE},
     {"no-screen", 0, O_NO_SCREEN}, {"finetune", 1, O_FINETUNE}, {"journal", 1, O_JOURNAL}, {"out", 1, O_OUT},
     {"fidelity", 1, O_FIDELITY}, {"server-retries", 1, O_SERVER_RETRIES}, {"server-timeout", 1, O_SERVER_TIMEOUT},
-    {"help", 0, O_HELP}, {"h", 0, O_HELP}, {NULL, 0, 0}};
+    {"pool", 1, O_POOL}, {"budget", 1, O_BUDGET}, {"init", 1, O_INIT}, {"help", 0, O_HELP}, {"h", 0, O_HELP}, {NULL, 0, 0}};
 
 static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void bad_usage(const char *fmt, ...)
@@ -734,6 +897,21 @@ int main(int argc, char **argv)
                 bad_usage("--server-timeout: seconds 1..86400");
             retry.stall_timeout_s = n;
             break;
+        case O_POOL:
+            if (fc_parse_long(v, 1, 1000, &n))
+                bad_usage("--pool: a number 1..1000");
+            s->pool = n;
+            break;
+        case O_BUDGET:
+            if (fc_parse_long(v, 1, 100000000, &n))
+                bad_usage("--budget: a number 1..100000000");
+            s->budget = n;
+            break;
+        case O_INIT:
+            if (fc_parse_long(v, 1, 100000, &n))
+                bad_usage("--init: a number 1..100000");
+            s->init = n;
+            break;
         case O_HELP:
             fputs(usage, stdout);
             return 0;
@@ -743,6 +921,28 @@ int main(int argc, char **argv)
         bad_usage("--space, --objectives, --evaluator, --journal and --out are required");
     if (search_parse_objectives(s, objectives, err, sizeof err))
         bad_usage("--objectives: %s", err);
+    if (!s->screen && (s->pool || s->budget || s->init))
+        bad_usage("--pool, --budget and --init choose among screened offspring: they do not go with --no-screen");
+    int pool_given = s->pool || s->budget || s->init;
+    if (!s->screen) {
+        s->pool = 1;
+        s->budget = s->pop;
+        s->init = s->pop;
+    }
+    if (s->init > s->pop)
+        bad_usage("--init: at most --pop");
+    /* Defaults: a small random start (the service fits a surrogate from 10
+     * genomes on), then few evaluations per generation, each chosen from a
+     * pool four times the population, so that every few evaluations the
+     * surrogate is refitted before the next choice. */
+    if (!s->init)
+        s->init = s->pop / 4 > 10 ? s->pop / 4 : s->pop < 10 ? s->pop : 10;
+    if (s->pool * s->pop > 100000)
+        bad_usage("--pool: K * pop is at most 100000 (what one screen request takes)");
+    if (!s->pool)
+        s->pool = 100000 / s->pop < 4 ? (100000 / s->pop > 1 ? 100000 / s->pop : 1) : 4;
+    if (!s->budget)
+        s->budget = s->pop / 8 > 2 ? s->pop / 8 : 2;
     s->eval_argv = split_command(launcher, evaluator, "--evaluator");
     if (finetune_cmd)
         s->finetune_argv = split_command(launcher, finetune_cmd, "--finetune");
@@ -782,10 +982,11 @@ int main(int argc, char **argv)
     s->pop_crowd = calloc((size_t)s->pop, sizeof *s->pop_crowd);
     /* Held by s (not by locals), so that a sanitizer build sees them as
      * reachable on the paths that exit() from deep down. */
-    size_t *off = s->off = calloc((size_t)s->pop, sizeof *off);
-    int *kids = s->kids = calloc((size_t)s->pop * s->ng, sizeof *kids);
+    size_t want_max = (size_t)(s->pool * s->pop); /* a journal older than --pool may lower pool below */
+    size_t *off = s->off = calloc(want_max, sizeof *off), *order = s->order = calloc(want_max, sizeof *order);
+    int *kids = s->kids = calloc(want_max * s->ng, sizeof *kids);
     int *parents = s->parents = calloc((size_t)s->pop * s->ng, sizeof *parents);
-    if (!s->popv || !s->pop_rank || !s->pop_crowd || !off || !kids || !parents) {
+    if (!s->popv || !s->pop_rank || !s->pop_crowd || !off || !order || !kids || !parents) {
         search_say("out of memory");
         return 1;
     }
@@ -807,6 +1008,13 @@ int main(int argc, char **argv)
             search_say("the journal %s does not start with a config record", s->journal_path);
             return 1;
         }
+        /* A journal older than --pool and --budget: resume it as it was
+         * made (every kept offspring evaluated), unless they were given. */
+        if (s->screen && !pool_given && !json_object_get(first, "pool") && !json_object_get(first, "budget")) {
+            s->pool = 1;
+            s->budget = s->pop;
+            s->init = s->pop;
+        }
         if (search_config_matches(s, first, err, sizeof err) || search_replay(s, records, &pending, err, sizeof err)) {
             search_say("%s", err);
             return 1;
@@ -816,25 +1024,26 @@ int main(int argc, char **argv)
         search_say("resuming from %s: %d generation%s done, %zu evaluations recorded", s->journal_path, s->gen_done + 1,
             s->gen_done == 0 ? "" : "s", t.evaluations);
     }
-    /* Genomes of finished generations are known; the unfinished one's are
-     * made again below, which also moves the PRNG as it moved then. */
-    for (size_t c = 0; c < s->ncands; c++)
-        if (s->cands[c].gen <= s->gen_done && nsga2_set_add(&s->seen, cand_genome(s, c)) < 0) {
-            search_say("out of memory");
-            return 1;
-        }
     rank_population(s);
 
     for (int gen = s->gen_done + 1; gen <= s->gens; gen++) {
+        /* Genomes of finished generations are known (outranked ones may
+         * come again); the unfinished one's are made again here, which also
+         * moves the PRNG as it moved then. */
+        if (search_rebuild_seen(s)) {
+            search_say("out of memory");
+            return 1;
+        }
         for (size_t p = 0; p < s->npop; p++)
             memcpy(parents + p * s->ng, cand_genome(s, s->popv[p]), s->ng * sizeof *parents);
-        long n = nsga2_offspring(&s->rng, &s->genes, parents, s->pop_rank, s->pop_crowd, s->npop, (size_t)s->pop,
-                                 50 * (size_t)s->pop + 1000, &s->seen, kids);
+        size_t want = gen > 0 && s->screen ? (size_t)(s->pool * s->pop) : (size_t)s->pop;
+        long n = nsga2_offspring(&s->rng, &s->genes, parents, s->pop_rank, s->pop_crowd, s->npop, want,
+                                 50 * want + 1000, &s->seen, kids);
         if (n < 0) {
             search_say("out of memory");
             return 1;
         }
-        if (n < s->pop && !s->warned_exhausted) {
+        if ((size_t)n < want && !s->warned_exhausted) {
             search_say("generation %d: only %ld new genome%s could be made: the space is nearly exhausted", gen, n,
                 n == 1 ? "" : "s");
             s->warned_exhausted = 1;
@@ -865,15 +1074,20 @@ int main(int argc, char **argv)
         }
         if (!screen) {
             screen = search_screen_offspring(s, gen, off, (size_t)n);
-            search_journal(s, json_incref(screen));
             if (search_apply_screen(s, screen)) {
                 search_say("internal error: a screen record does not apply");
                 return 1;
             }
+            /* Generation 0 evaluates --init of its genomes (in the order
+             * made, when nothing can be predicted yet). */
+            if (s->screen && (gen > 0 || s->init < s->pop))
+                preselect(s, screen, off, (size_t)n, gen > 0 ? s->budget : s->init);
+            search_journal(s, json_incref(screen));
         }
+        size_t norder = eval_order(screen, off, (size_t)n, order);
         json_decref(screen);
         pending = NULL;
-        evaluate(s, off, (size_t)n, 0);
+        evaluate(s, order, norder, 0);
         evaluator_sanity(s);
         int unposted = 0;
         for (long k = 0; k < n; k++)
@@ -895,24 +1109,31 @@ int main(int argc, char **argv)
             json_array_append_new(pop, search_genome_json(s, cand_genome(s, s->popv[p])));
         char rng[65];
         nsga2_rng_save(&s->rng, rng);
-        search_journal(s, json_pack("{s:s, s:i, s:o, s:s, s:I, s:I, s:I, s:I}", "type", "generation", "gen", gen,
-                             "population", pop, "rng", rng, "evaluations", (json_int_t)st.evaluations, "attempts",
-                             (json_int_t)st.attempts, "failed", (json_int_t)st.failed, "pruned",
-                             (json_int_t)st.pruned));
+        search_journal(s, json_pack("{s:s, s:i, s:o, s:s, s:I, s:I, s:I, s:I, s:I}", "type", "generation", "gen",
+                             gen, "population", pop, "rng", rng, "evaluations", (json_int_t)st.evaluations,
+                             "attempts", (json_int_t)st.attempts, "failed", (json_int_t)st.failed, "pruned",
+                             (json_int_t)st.pruned, "outranked", (json_int_t)st.outranked));
         if (search_write_outputs(s, err, sizeof err)) {
             search_say("%s", err);
             return 1;
         }
-        size_t pruned_here = 0, kept_here = 0;
+        size_t pruned_here = 0, kept_here = 0, outranked_here = 0;
         for (long k = 0; k < n; k++) {
             pruned_here += s->cands[off[k]].state == ST_PRUNED;
+            outranked_here += s->cands[off[k]].state == ST_OUTRANKED;
             kept_here += s->cands[off[k]].state == ST_OK;
         }
         unsigned char *front = malloc(s->ncands);
         size_t nf = front ? search_front(s, front) : 0;
         free(front);
-        search_say("generation %d/%ld: %ld offspring, %zu pruned, %zu measured; %zu evaluations, %zu pruned, %zu failed "
-            "in all; front %zu", gen, s->gens, n, pruned_here, kept_here, st.evaluations, st.pruned, st.failed, nf);
+        if (s->screen && gen > 0)
+            search_say("generation %d/%ld: %ld offspring, %zu pruned, %zu outranked, %zu measured; %zu evaluations, "
+                "%zu pruned, %zu failed in all; front %zu", gen, s->gens, n, pruned_here, outranked_here, kept_here,
+                st.evaluations, st.pruned, st.failed, nf);
+        else
+            search_say("generation %d/%ld: %ld offspring, %zu pruned, %zu measured; %zu evaluations, %zu pruned, "
+                "%zu failed in all; front %zu", gen, s->gens, n, pruned_here, kept_here, st.evaluations, st.pruned,
+                st.failed, nf);
         draw_progress(s, 1);
     }
     if (s->finetune_argv)

@@ -48,7 +48,10 @@ typedef enum {
     ST_PRUNED,  /* screened out: not evaluated */
     ST_KEPT,    /* to be evaluated */
     ST_OK,      /* measured */
-    ST_FAILED   /* every attempt failed, or no costs: dropped for good */
+    ST_FAILED,  /* every attempt failed, or no costs: dropped for good */
+    ST_OUTRANKED /* kept by the screen, but not among the generation's
+                    --budget most promising: not evaluated, and free to be
+                    made (and screened) again in a later generation */
 } cand_state;
 
 typedef struct cand {
@@ -73,7 +76,7 @@ typedef struct cand {
 
 typedef struct gen_stats {
     int gen;
-    size_t evaluations, attempts, failed, pruned;
+    size_t evaluations, attempts, failed, pruned, outranked;
 } gen_stats;
 
 typedef struct search {
@@ -86,6 +89,9 @@ typedef struct search {
     long pop, gens;
     uint64_t seed;
     int parallel, retries, screen;
+    long pool;   /* candidates screened per generation after the first: pool * pop */
+    long budget; /* evaluations per generation after the first, at most */
+    long init;   /* evaluations in generation 0, at most */
     double eval_timeout, confidence;
     char **eval_argv, **finetune_argv;
     /* the space */
@@ -114,7 +120,7 @@ typedef struct search {
     size_t nstats, capstats;
     int gen_done;  /* last finished generation, -1 before the first */
     /* buffers of the main loop, and the journal as read */
-    size_t *off;
+    size_t *off, *order;
     int *kids, *parents;
     json_t *records;
     /* progress */
@@ -167,9 +173,16 @@ void search_stats_push(search *s, const gen_stats *st);
 /* Counters over every cand so far (t->gen is s->gen_done). */
 void search_tally(const search *s, gen_stats *t);
 /* Apply an "eval" or "screen" record to the cands; live: the record was
- * just made (an attempt of this process). 0, or -1 when it does not fit. */
+ * just made (an attempt of this process). 0, or -1 when it does not fit.
+ * A screen record's results may carry "chosen" (the pre-selection of
+ * fmas_search.c): a kept genome that was not chosen becomes ST_OUTRANKED;
+ * a record without it (older journals, generation 0) evaluates every kept
+ * genome. */
 int search_apply_eval(search *s, json_t *rec, int live);
 int search_apply_screen(search *s, json_t *rec);
+/* The set of genomes offspring must not repeat: every cand made up to the
+ * last finished generation, except the outranked ones. */
+int search_rebuild_seen(search *s);
 /* Replay records (the journal as read): cands, population, PRNG state and
  * statistics as they were after the last finished generation. The screen
  * record of the unfinished generation, if any, is left in *pending_screen

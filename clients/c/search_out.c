@@ -242,9 +242,14 @@ static json_t *config_json(const search *s)
                                               s->obj[k].maximize ? "max" : "min"));
     for (size_t k = 0; k < s->ncon; k++)
         json_array_append_new(cons, json_string(s->con[k].text));
-    return json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:I, s:I}", "space", s->space_id, "fidelity", s->fidelity,
-                     "objectives", objs, "constraints", cons, "screen", s->screen, "pop", (json_int_t)s->pop,
-                     "gens", (json_int_t)s->gens, "seed", (json_int_t)s->seed);
+    json_t *c = json_pack("{s:s, s:s, s:o, s:o, s:b, s:I, s:I, s:I}", "space", s->space_id, "fidelity", s->fidelity,
+                          "objectives", objs, "constraints", cons, "screen", s->screen, "pop", (json_int_t)s->pop,
+                          "gens", (json_int_t)s->gens, "seed", (json_int_t)s->seed);
+    if (s->screen) {
+        json_object_set_new(c, "pool", json_integer((json_int_t)s->pool));
+        json_object_set_new(c, "budget", json_integer((json_int_t)s->budget));
+    }
+    return c;
 }
 
 int search_write_outputs(const search *s, char *err, size_t errsize)
@@ -286,15 +291,16 @@ int search_write_outputs(const search *s, char *err, size_t errsize)
         }
         json_array_append_new(arr, item);
     }
-    size_t evaluations = 0, pruned = 0, failed = 0;
+    size_t evaluations = 0, pruned = 0, failed = 0, outranked = 0;
     for (size_t i = 0; i < s->ncands; i++) {
         evaluations += s->cands[i].state == ST_OK || s->cands[i].state == ST_FAILED;
         pruned += s->cands[i].state == ST_PRUNED;
         failed += s->cands[i].state == ST_FAILED;
+        outranked += s->cands[i].state == ST_OUTRANKED;
     }
-    doc = json_pack("{s:o, s:i, s:I, s:I, s:I, s:o}", "search", config_json(s), "generations", s->gen_done,
-                    "evaluations", (json_int_t)evaluations, "pruned", (json_int_t)pruned, "failed",
-                    (json_int_t)failed, "front", arr);
+    doc = json_pack("{s:o, s:i, s:I, s:I, s:I, s:I, s:o}", "search", config_json(s), "generations", s->gen_done,
+                    "evaluations", (json_int_t)evaluations, "pruned", (json_int_t)pruned, "outranked",
+                    (json_int_t)outranked, "failed", (json_int_t)failed, "front", arr);
     text = json_dumps(doc, JSON_INDENT(2));
     if (!text || fc_buf_append(&csv, text, strlen(text)) || fc_buf_append(&csv, "\n", 1)) {
         snprintf(err, errsize, "out of memory");
@@ -389,15 +395,15 @@ int search_write_outputs(const search *s, char *err, size_t errsize)
     for (size_t o = 0; o < s->nobj; o++)
         fc_buf_printf(&hist, "%s%g", o ? ", " : "", HV_REF);
     fc_buf_printf(&hist, ") in normalized units\n");
-    fc_buf_printf(&hist, "generation,evaluations,attempts,failed,pruned,front_size,hypervolume\n");
+    fc_buf_printf(&hist, "generation,evaluations,attempts,failed,pruned,front_size,hypervolume,outranked\n");
     for (size_t i = 0; i < s->nstats; i++) {
         const gen_stats *st = &s->stats[i];
         size_t fsize = 0;
         double hv = any ? search_hypervolume(s, st->gen, lo, hi, &fsize) : 0.0;
         char num[40];
         fmt_double(hv, num, sizeof num);
-        fc_buf_printf(&hist, "%d,%zu,%zu,%zu,%zu,%zu,%s\n", st->gen, st->evaluations, st->attempts, st->failed,
-                      st->pruned, fsize, num);
+        fc_buf_printf(&hist, "%d,%zu,%zu,%zu,%zu,%zu,%s,%zu\n", st->gen, st->evaluations, st->attempts, st->failed,
+                      st->pruned, fsize, num, st->outranked);
     }
     if (!hist.data || write_file(s->out_dir, "history.csv", hist.data, hist.len, err, errsize))
         goto out;

@@ -151,10 +151,11 @@ json_t *search_config_record(const search *s)
     json_t *nch = json_array();
     for (size_t i = 0; i < s->ng; i++)
         json_array_append_new(nch, json_integer(s->nchoices[i]));
-    return json_pack("{s:s, s:i, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:b, s:f, s:o}", "type", "config", "version",
-                     JOURNAL_VERSION, "tool", PROG " " FMAS_CLIENT_VERSION, "space", s->space_id, "objectives", objs,
-                     "constraints", cons, "pop", (json_int_t)s->pop, "seed", (json_int_t)s->seed, "fidelity",
-                     s->fidelity, "screen", s->screen, "confidence", s->confidence, "choices", nch);
+    return json_pack("{s:s, s:i, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:b, s:f, s:I, s:I, s:I, s:o}", "type", "config",
+                     "version", JOURNAL_VERSION, "tool", PROG " " FMAS_CLIENT_VERSION, "space", s->space_id,
+                     "objectives", objs, "constraints", cons, "pop", (json_int_t)s->pop, "seed", (json_int_t)s->seed,
+                     "fidelity", s->fidelity, "screen", s->screen, "confidence", s->confidence, "pool",
+                     (json_int_t)s->pool, "budget", (json_int_t)s->budget, "init", (json_int_t)s->init, "choices", nch);
 }
 
 /* A resumed journal must describe the same search: these fields decide
@@ -163,10 +164,20 @@ int search_config_matches(const search *s, json_t *old, char *err, size_t errsiz
 {
     json_t *now = search_config_record(s);
     static const char *const keys[] = {"version", "space", "objectives", "constraints", "pop", "seed",
-                                       "fidelity", "screen", "confidence", "choices"};
+                                       "fidelity", "screen", "confidence", "pool", "budget", "init", "choices"};
+    /* A journal older than --pool and --budget screened --pop offspring per
+     * generation and evaluated every kept one: pool 1, budget pop. */
+    json_t *legacy_pool = json_integer(1), *legacy_budget = json_integer((json_int_t)s->pop);
+    json_t *legacy_init = json_integer((json_int_t)s->pop);
     int ok = 1;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0] && ok; i++) {
         json_t *a = json_object_get(now, keys[i]), *b = json_object_get(old, keys[i]);
+        if (!b && !strcmp(keys[i], "pool"))
+            b = legacy_pool;
+        else if (!b && !strcmp(keys[i], "budget"))
+            b = legacy_budget;
+        else if (!b && !strcmp(keys[i], "init"))
+            b = legacy_init;
         if (!json_equal(a, b)) {
             char *ta = json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT), *tb = json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT);
             snprintf(err, errsize, "the journal %s belongs to another search: its %s is %s, this one's is %s "
@@ -178,6 +189,9 @@ int search_config_matches(const search *s, json_t *old, char *err, size_t errsiz
         }
     }
     json_decref(now);
+    json_decref(legacy_pool);
+    json_decref(legacy_budget);
+    json_decref(legacy_init);
     return ok ? 0 : -1;
 }
 
@@ -206,7 +220,19 @@ void search_tally(const search *s, gen_stats *t)
         t->attempts += (size_t)c->attempts;
         t->failed += c->state == ST_FAILED;
         t->pruned += c->state == ST_PRUNED;
+        t->outranked += c->state == ST_OUTRANKED;
     }
+}
+
+int search_rebuild_seen(search *s)
+{
+    nsga2_set_free(&s->seen);
+    nsga2_set_init(&s->seen, s->ng);
+    for (size_t c = 0; c < s->ncands; c++)
+        if (s->cands[c].gen <= s->gen_done && s->cands[c].state != ST_OUTRANKED &&
+            nsga2_set_add(&s->seen, cand_genome(s, c)) < 0)
+            return -1;
+    return 0;
 }
 
 /* Apply one eval record to its cand (replay, or as it happens). */
@@ -336,6 +362,11 @@ int search_apply_screen(search *s, json_t *rec)
             return -1;
         }
         cand *c = &s->cands[ci];
+        if (c->state != ST_NEW && c->state != ST_OUTRANKED) {
+            free(g);
+            return -1; /* screened before, and not outranked: never made again */
+        }
+        c->gen = gen; /* an outranked genome made again belongs to this generation */
         const char *reason = json_string_value(json_object_get(r, "reason"));
         snprintf(c->reason, sizeof c->reason, "%s", reason ? reason : "");
         json_t *costs = json_object_get(r, "costs"), *pred = json_object_get(r, "predicted");
@@ -344,6 +375,8 @@ int search_apply_screen(search *s, json_t *rec)
         json_decref(c->predicted);
         c->predicted = json_is_object(pred) ? json_incref(pred) : NULL;
         c->state = json_is_true(json_object_get(r, "keep")) ? ST_KEPT : ST_PRUNED;
+        if (c->state == ST_KEPT && json_is_false(json_object_get(r, "chosen")))
+            c->state = ST_OUTRANKED;
         if (json_is_true(json_object_get(r, "dropped")))
             c->state = ST_FAILED;
     }

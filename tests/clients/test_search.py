@@ -125,6 +125,140 @@ def test_same_seed_same_search_any_j(fmasd, tmp_path):
     assert key(cl.journal(tmp_path / "s2" / "journal.jsonl")) != key(runs[0])
 
 
+# ------------------------------------------------------------ pre-selection
+
+SIX_GENES = [{"name": f"g{i}", "choices": [1, 2, 3, 4]} for i in range(6)]
+
+
+def screen_calls(port):
+    """POST .../screen requests fmasd has answered so far (its /metrics)."""
+    import http.client
+    import re
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return sum(int(v) for v in re.findall(r'fmas_http_requests_total\{method="POST",route="/v1/spaces/\{id\}/screen",'
+                                          r'status="\d+"\} (\d+)', text))
+
+
+def test_pool_is_screened_in_one_call_and_the_budget_holds(fmasd, tmp_path):
+    space = cl.create_toy(fmasd.client, "six", SIX_GENES)
+    if not screen_available(fmasd, space):
+        pytest.skip("this fmasd has no POST /v1/spaces/{id}/screen yet")
+    pop, gens, pool, budget, init = 12, 6, 3, 4, 10
+    calls0 = screen_calls(fmasd.port)
+    log = tmp_path / "calls.jsonl"
+    cl.run(cl.search_args(fmasd.port, space, tmp_path, screen=True, pop=pop, gens=gens,
+                          evaluator=cl.evaluator_cmd("--log", log),
+                          extra=["--pool", str(pool), "--budget", str(budget), "--init", str(init)]))
+    # One screen request per generation, whatever the pool's size.
+    assert screen_calls(fmasd.port) - calls0 == gens + 1
+    records = cl.journal(tmp_path / "journal.jsonl")
+    config = records[0]
+    assert config["pool"] == pool and config["budget"] == budget and config["init"] == init
+    no_repeats(records)
+    screens = {r["gen"]: r for r in records if r["type"] == "screen"}
+    assert sorted(screens) == list(range(gens + 1))
+    measured = {}
+    for r in cl.evals(records, ok=True):
+        measured.setdefault(r["gen"], []).append(r["genome"])
+    # Generation 0: pop random genomes, of which the first --init (there is
+    # nothing to rank them by yet) are evaluated.
+    res0 = screens[0]["results"]
+    assert len(res0) == pop and all(x["keep"] for x in res0)
+    assert screens[0]["order"] == list(range(init))
+    assert [x["chosen"] for x in res0] == [True] * init + [False] * (pop - init)
+    assert sorted(measured[0]) == sorted(x["genome"] for x in res0[:init])
+    for g in range(1, gens + 1):
+        res = screens[g]["results"]
+        assert len(res) == pool * pop, (g, len(res))
+        kept = [i for i, x in enumerate(res) if x["keep"]]
+        chosen = [i for i in kept if res[i]["chosen"]]
+        assert all("chosen" not in x for x in res if not x["keep"])
+        assert len(chosen) == min(budget, len(kept))
+        assert sorted(screens[g]["order"]) == chosen
+        # Exactly the chosen ones were evaluated, in the order the record gives
+        # (with -j 2, two may finish in either order).
+        assert sorted(measured.get(g, [])) == sorted(res[i]["genome"] for i in chosen)
+        assert len(measured.get(g, [])) <= budget
+    # The outranked ones were not evaluated; one may come back in a later pool.
+    doc = json.loads((tmp_path / "out" / "front.json").read_text())
+    assert doc["search"]["pool"] == pool and doc["search"]["budget"] == budget
+    hist = cl.read_csv(tmp_path / "out" / "history.csv")
+    evals = [int(h["evaluations"]) for h in hist]
+    assert evals[0] == init and all(0 <= b - a <= budget for a, b in zip(evals, evals[1:]))
+    assert int(hist[-1]["outranked"]) == doc["outranked"] > 0
+    assert int(hist[-1]["pruned"]) == doc["pruned"]
+    assert len(cl.log_calls(log)) == doc["evaluations"] == evals[-1]
+
+
+def test_preselection_is_deterministic_any_j(fmasd, tmp_path):
+    space = cl.create_toy(fmasd.client, "six-a", SIX_GENES)
+    if not screen_available(fmasd, space):
+        pytest.skip("this fmasd has no POST /v1/spaces/{id}/screen yet")
+    cl.create_toy(fmasd.client, "six-b", SIX_GENES)
+    runs = []
+    for jobs, sp in ((1, "six-a"), (4, "six-b")):
+        d = tmp_path / f"j{jobs}"
+        cl.run(cl.search_args(fmasd.port, sp, d, screen=True, jobs=jobs, pop=10, gens=5))
+        runs.append(cl.journal(d / "journal.jsonl"))
+    key = lambda recs: [(r["gen"], r["population"], r["rng"]) for r in recs if r["type"] == "generation"]
+
+    def scr(recs):
+        # The same predictions and choices (the service's model_version
+        # counts its refits, which background refits may add to).
+        out = []
+        for r in recs:
+            if r["type"] != "screen":
+                continue
+            for x in r["results"]:
+                for p in (x.get("predicted") or {}).values():
+                    if p:
+                        p.pop("model_version", None)
+            out.append((r["results"], r.get("order")))
+        return out
+    assert key(runs[0]) == key(runs[1])
+    assert scr(runs[0]) == scr(runs[1])
+
+
+def test_journal_without_pool_resumes_as_it_was_made(fmasd, tmp_path):
+    """A journal written before --pool and --budget (every kept offspring
+    evaluated) resumes with the default options as the search it was."""
+    ref_space = cl.create_toy(fmasd.client, "old-ref")
+    if not screen_available(fmasd, ref_space):
+        pytest.skip("this fmasd has no POST /v1/spaces/{id}/screen yet")
+    old_space = cl.create_toy(fmasd.client, "old")
+    pop, gens = 8, 4
+    # The reference: the old behaviour spelled out.
+    cl.run(cl.search_args(fmasd.port, ref_space, tmp_path / "ref", screen=True, pop=pop, gens=gens,
+                          extra=["--pool", "1", "--budget", str(pop), "--init", str(pop)]))
+    ref = cl.journal(tmp_path / "ref" / "journal.jsonl")
+    # The same search stopped after generation 1, its journal as the old
+    # client wrote it (no pool, budget, init, chosen, order, outranked).
+    d = tmp_path / "old"
+    cl.run(cl.search_args(fmasd.port, old_space, d, screen=True, pop=pop, gens=1,
+                          extra=["--pool", "1", "--budget", str(pop), "--init", str(pop)]))
+    lines = []
+    for r in cl.journal(d / "journal.jsonl"):
+        for k in ("pool", "budget", "init", "order", "outranked"):
+            r.pop(k, None)
+        for x in r.get("results", []):
+            x.pop("chosen", None)
+        lines.append(json.dumps(r) + "\n")
+    (d / "journal.jsonl").write_text("".join(lines))
+    p = cl.run(cl.search_args(fmasd.port, old_space, d, screen=True, pop=pop, gens=gens))
+    assert b"resuming from" in p.stderr
+    after = cl.journal(d / "journal.jsonl")
+    gen = lambda recs: [(r["gen"], r["population"], r["rng"]) for r in recs if r["type"] == "generation"]
+    assert gen(after) == gen(ref)
+    assert cl.front_genomes(d / "out")[0] == cl.front_genomes(tmp_path / "ref" / "out")[0]
+    # Options that would make another search are refused.
+    p = cl.run(cl.search_args(fmasd.port, old_space, d, screen=True, pop=pop, gens=gens, extra=["--pool", "3"]),
+               check=False)
+    assert p.returncode == 1 and b"belongs to another search" in p.stderr and b"pool" in p.stderr
+
+
 # ------------------------------------------------------------ kill -9
 
 def kill_mid_generation(args, journal_path, env, min_evals):
@@ -155,18 +289,26 @@ def kill_mid_generation(args, journal_path, env, min_evals):
 
 @pytest.mark.parametrize("screen", [False, True], ids=["plain", "screen"])
 def test_kill9_and_resume(fmasd, tmp_path, screen):
-    ref_space = cl.create_toy(fmasd.client, "toy-ref")
-    crash_space = cl.create_toy(fmasd.client, "toy-crash")
+    # Screening evaluates few genomes per generation (--init, then --budget,
+    # chosen from pools of 4 * pop): a larger space, more generations, so
+    # that there is a middle of a generation to kill at twice; the pools and
+    # their outranked genomes are replayed too.
+    genes = SIX_GENES if screen else cl.TOY_GENES
+    ref_space = cl.create_toy(fmasd.client, "toy-ref", genes)
+    crash_space = cl.create_toy(fmasd.client, "toy-crash", genes)
     if screen and not screen_available(fmasd, ref_space):
         pytest.skip("this fmasd has no POST /v1/spaces/{id}/screen yet")
     pop, gens = 12, 7
+    extra = []
+    if screen:
+        gens, extra = 10, ["--budget", "4"]
     # The uninterrupted run.
-    cl.run(cl.search_args(fmasd.port, ref_space, tmp_path / "ref", screen=screen, pop=pop, gens=gens))
+    cl.run(cl.search_args(fmasd.port, ref_space, tmp_path / "ref", screen=screen, pop=pop, gens=gens, extra=extra))
     ref = cl.journal(tmp_path / "ref" / "journal.jsonl")
     # The same search, killed twice mid-generation, resumed each time.
     log = tmp_path / "calls.jsonl"
     d = tmp_path / "crash"
-    args = cl.search_args(fmasd.port, crash_space, d, screen=screen, pop=pop, gens=gens,
+    args = cl.search_args(fmasd.port, crash_space, d, screen=screen, pop=pop, gens=gens, extra=extra,
                           evaluator=cl.evaluator_cmd("--log", log, "--sleep", "0.05"))
     jpath = d / "journal.jsonl"
     kill_mid_generation(args, jpath, {"SYNTH_TAG": "first"}, 15)
@@ -433,6 +575,10 @@ def test_bad_command_lines(tmp_path):
         (["--confidence", "0.4"], b"--confidence"),
         (["--evaluator", "python3 'unterminated"], b"unterminated single quote"),
         (["--frobnicate"], b"unknown option --frobnicate"),
+        (["--pool", "0"], b"--pool"),
+        (["--budget", "0"], b"--budget"),
+        (["--pool", "2"], b"do not go with --no-screen"),
+        (["--init", "3"], b"do not go with --no-screen"),
     ]
     for extra, message in cases:
         p = cl.run(base + extra, check=False)
