@@ -23,13 +23,21 @@ by the problem's fixed ranges, with reference point (1.1, 1.1). For each
 seed the target is 98% of the plain run's final hypervolume; the figure of a
 run is the number of evaluations after which its hypervolume first reaches
 the target (a run that never reaches it is reported as such).
+
+--variant NAME='ARGS' with --modes screen,NAME compares screened variants
+(other --pool, --budget, --init) side by side. Plain runs are the slow part
+(every offspring is evaluated): --reuse DIR keeps their journals and reuses
+them, and --first-seed splits the seeds among several benches sharing DIR.
 """
 
 import argparse
+import fcntl
 import http.client
 import itertools
 import json
 import os
+import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -201,18 +209,53 @@ def evaluations_to(curve, target):
 
 # ------------------------------------------------------------- runs
 
+def finished(journal, gens):
+    try:
+        lines = Path(journal).read_text().splitlines()
+    except OSError:
+        return False
+    last = [json.loads(x) for x in lines if '"type":"generation"' in x]
+    return bool(last) and last[-1]["gen"] == gens
+
+
 def run_search(args, svc, problem, seed, mode, workdir):
     """mode: "plain" (--no-screen) or "screen"."""
     name = f"{problem['name']}-s{seed}-{mode}"
-    space = problem["make_space"](name)
     d = Path(workdir) / name
+    lock = None
+    if args.reuse and (mode == "plain" or args.reuse_all):
+        # A search is a function of its seed (and of the binary): a finished
+        # journal of the same problem, seed, mode, pop and gens is that run.
+        # An unfinished plain one is resumed (plain NSGA-II asks the service
+        # for costs only); an unfinished screened one starts over, since the
+        # observations it screened against are gone with its service. One
+        # bench at a time per journal.
+        d = Path(args.reuse) / f"{name}-p{args.pop}-g{args.gens}"
+        d.mkdir(parents=True, exist_ok=True)
+        lock = open(d / "lock", "w")
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if finished(d / "journal.jsonl", args.gens):
+            lock.close()
+            trace = Trace(d / "journal.jsonl")
+            trace.seconds = float("nan")
+            return trace
+        if mode != "plain":
+            for f in ("journal.jsonl", "out"):
+                if (d / f).is_dir():
+                    shutil.rmtree(d / f)
+                elif (d / f).exists():
+                    (d / f).unlink()
+    space = problem["make_space"](name)
     cmd = [str(args.search), "--server", svc.url, "--space", space, "--objectives", problem["objectives"],
            "--pop", str(args.pop), "--gens", str(args.gens), "--seed", str(seed), "--evaluator", problem["evaluator"],
            "-j", str(args.jobs), "--journal", str(d / "journal.jsonl"), "--out", str(d / "out")]
     if mode == "plain":
         cmd.append("--no-screen")
+    cmd += args.variants.get(mode, [])
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if lock:
+        lock.close()
     if p.returncode:
         raise SystemExit(f"{' '.join(cmd)}\nexited {p.returncode}:\n{p.stderr.decode()[-3000:]}")
     trace = Trace(d / "journal.jsonl")
@@ -223,7 +266,7 @@ def run_search(args, svc, problem, seed, mode, workdir):
 def bench_problem(args, svc, problem, workdir, report):
     modes = ["plain"] + args.modes
     traces = {}
-    for seed in range(1, args.seeds + 1):
+    for seed in args.seed_list:
         for mode in modes:
             t = run_search(args, svc, problem, seed, mode, workdir)
             traces[seed, mode] = t
@@ -236,7 +279,7 @@ def bench_problem(args, svc, problem, workdir, report):
         lo = [min(p[k] for p in allp) for k in range(2)]
         hi = [max(p[k] for p in allp) for k in range(2)]
     rows = []
-    for seed in range(1, args.seeds + 1):
+    for seed in args.seed_list:
         curves = {m: traces[seed, m].hv_curve(lo, hi) for m in modes}
         target = TARGET * curves["plain"][-1]
         row = {"seed": seed, "target_hv": target}
@@ -273,15 +316,39 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=str(ROOT / "build-bench"))
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--first-seed", type=int, default=1, help="seeds first-seed .. first-seed + seeds - 1")
     ap.add_argument("--pop", type=int, default=40)     # the issue's example command line
     ap.add_argument("--gens", type=int, default=30)
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--problems", default="synthetic,mbv2")
     ap.add_argument("--modes", default="screen",
-                    help="variants to compare with plain NSGA-II (comma-separated): screen")
+                    help="variants to compare with plain NSGA-II (comma-separated): screen (the defaults), or "
+                         "the name of a --variant")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                    help="a screened variant: NAME runs fmas-search with screening and the extra arguments ARGS "
+                         "(e.g. --variant 'pool8=--pool 8 --budget 5' --modes screen,pool8)")
+    ap.add_argument("--reuse", metavar="DIR",
+                    help="keep the plain runs' journals in DIR and reuse finished ones, resume unfinished ones "
+                         "(plain NSGA-II is a function of its seed: the same problem, seed, pop and gens give the "
+                         "same run); several benches may share DIR, e.g. one per range of seeds")
+    ap.add_argument("--reuse-all", action="store_true",
+                    help="with --reuse: the screened runs' finished journals too (valid while fmas-search and "
+                         "fmasd stay the same build)")
+    ap.add_argument("--workdir", metavar="DIR", help="where the temporary directory of the runs goes")
+    ap.add_argument("--keep", action="store_true", help="keep the runs' journals (in the temporary directory)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "search_bench.json"))
     args = ap.parse_args()
     args.modes = [m for m in args.modes.split(",") if m]
+    args.seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
+    args.variants = {}
+    for v in args.variant:
+        name, sep, extra = v.partition("=")
+        if not sep or not name or name in ("plain", "screen"):
+            raise SystemExit(f"--variant {v!r}: NAME=ARGS, NAME not plain or screen")
+        args.variants[name] = shlex.split(extra)
+    for m in args.modes:
+        if m not in ("screen", *args.variants):
+            raise SystemExit(f"--modes: {m!r} is neither screen nor a --variant")
     build = Path(args.build)
     args.search = build / "clients" / "c" / "fmas-search"
     fmasd = build / "fmasd"
@@ -289,7 +356,7 @@ def main():
         if not os.access(b, os.X_OK):
             raise SystemExit(f"{b} is missing: build it first (bash bench/search_bench.sh does)")
     report = []
-    with tempfile.TemporaryDirectory(prefix="fmas-search-bench-") as work:
+    with tempfile.TemporaryDirectory(prefix="fmas-search-bench-", dir=args.workdir) as work:
         svc = Service(fmasd, work)
         try:
             for name in args.problems.split(","):
@@ -310,6 +377,12 @@ def main():
                           f"{info['median_total_evals']:g} evaluations in all, {info['median_seconds']:.0f} s{extra}]")
         finally:
             svc.stop()
+            if args.keep:
+                kept = Path(tempfile.mkdtemp(prefix="fmas-search-bench-kept-", dir=args.workdir))
+                for d in Path(work).iterdir():
+                    if d.is_dir() and (d / "journal.jsonl").exists():
+                        shutil.copytree(d, kept / d.name)
+                print(f"journals kept in {kept}", file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"details: {args.out}")
