@@ -47,6 +47,10 @@ typedef struct bench_data {
 
 /* Wall and CPU seconds: the machine may be shared, and CPU time is what
  * contention changes least. */
+/* Timing rounds: see main. */
+#define ROUNDS 3
+#define ROUND_BUDGET_S 5.0
+
 typedef struct stamp {
     double wall, cpu;
 } stamp;
@@ -196,25 +200,39 @@ int main(int argc, char **argv)
         sur_options_default(&opt);
         opt.fold_of = b.fold[s];
         for (int kind = 0; kind < SUR_N_KINDS; kind++) {
+            /* Best of up to ROUNDS rounds of CV + final fit, while the
+             * rounds so far took under ROUND_BUDGET_S (the peer does the
+             * same): a burst of load on this shared machine should not
+             * decide a figure. */
             sur_cv cv;
-            sur_model *m = NULL;
-            stamp t0 = now();
-            rc = sur_cross_validate((sur_kind)kind, &data, &opt, &cv);
-            stamp cv_t = since(t0);
-            if (rc) {
-                fprintf(stderr, "bench_sur: cv %s: %s\n",
-                        sur_kind_name((sur_kind)kind), sur_strerror(rc));
-                return 1;
+            stamp cv_t = {0, 0}, fit_t = {0, 0};
+            double spent = 0;
+            for (int round = 0; round < ROUNDS && (round == 0 || spent < ROUND_BUDGET_S); round++) {
+                sur_cv cv_r;
+                sur_model *m = NULL;
+                stamp t0 = now();
+                rc = sur_cross_validate((sur_kind)kind, &data, &opt, &cv_r);
+                stamp cv_rt = since(t0);
+                if (rc) {
+                    fprintf(stderr, "bench_sur: cv %s: %s\n",
+                            sur_kind_name((sur_kind)kind), sur_strerror(rc));
+                    return 1;
+                }
+                t0 = now();
+                rc = sur_fit((sur_kind)kind, &data, &opt, &m);
+                stamp fit_rt = since(t0);
+                if (rc) {
+                    fprintf(stderr, "bench_sur: fit %s: %s\n",
+                            sur_kind_name((sur_kind)kind), sur_strerror(rc));
+                    return 1;
+                }
+                sur_model_free(m);
+                spent += cv_rt.wall + fit_rt.wall;
+                if (round == 0 || cv_rt.wall + fit_rt.wall < cv_t.wall + fit_t.wall) {
+                    cv_t = cv_rt, fit_t = fit_rt;
+                    cv = cv_r;
+                }
             }
-            t0 = now();
-            rc = sur_fit((sur_kind)kind, &data, &opt, &m);
-            stamp fit_t = since(t0);
-            if (rc) {
-                fprintf(stderr, "bench_sur: fit %s: %s\n",
-                        sur_kind_name((sur_kind)kind), sur_strerror(rc));
-                return 1;
-            }
-            sur_model_free(m);
             printf("sur n=%zu kind=%s cv_s=%.4f fit_s=%.4f cv_cpu=%.4f "
                    "fit_cpu=%.4f tau=%.4f rho=%.4f rmse=%.5f cov1=%.3f "
                    "cov2=%.3f\n",
@@ -223,16 +241,23 @@ int main(int argc, char **argv)
                    cv.rmse, cv.coverage_1sigma, cv.coverage_2sigma);
             fflush(stdout);
         }
-        sur_model *best = NULL;
         sur_selection sel;
-        stamp t0 = now();
-        rc = sur_fit_best(&data, &opt, &best, &sel);
-        stamp total = since(t0);
-        if (rc) {
-            fprintf(stderr, "bench_sur: fit_best: %s\n", sur_strerror(rc));
-            return 1;
+        stamp total = {0, 0};
+        double spent = 0;
+        for (int round = 0; round < ROUNDS && (round == 0 || spent < ROUND_BUDGET_S); round++) {
+            sur_model *best = NULL;
+            stamp t0 = now();
+            rc = sur_fit_best(&data, &opt, &best, &sel);
+            stamp t = since(t0);
+            if (rc) {
+                fprintf(stderr, "bench_sur: fit_best: %s\n", sur_strerror(rc));
+                return 1;
+            }
+            sur_model_free(best);
+            spent += t.wall;
+            if (round == 0 || t.wall < total.wall)
+                total = t;
         }
-        sur_model_free(best);
         printf("sur n=%zu best=%s total_s=%.4f total_cpu=%.4f\n", n,
                sur_kind_name(sel.best), total.wall, total.cpu);
         fflush(stdout);

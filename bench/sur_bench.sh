@@ -4,7 +4,8 @@
 # run, for n = 100, 300, 1000 genomes of the MobileNetV2 space. Prints both
 # sides' lines, then per size and model the CV Kendall tau of each side and
 # the time of CV + final fit (wall and CPU; ratio = scikit-learn / C), and
-# the same for model selection (both CVs + the winner's refit).
+# the same for model selection (both CVs + the winner's refit). Each side
+# times the best of up to 3 rounds, fewer once its rounds took 5 s.
 #
 #   bench/sur_bench.sh [BUILD_DIR]     (default build-bench)
 #
