@@ -212,17 +212,24 @@ static inline void prefetch_slot(const lut_table *t, uint64_t hash)
     __builtin_prefetch((const char *)&t->rows[j] + 128);
 }
 
-static inline void add_layer(lut_sum *s, const lut_entry *e, size_t i,
-                             size_t *missing_idx, size_t missing_cap)
+/* Count layer i: a hit with its row's mean, or a miss (NULL). */
+static inline void tally(lut_sum *s, const double *mean, size_t i,
+                         size_t *missing_idx, size_t missing_cap)
 {
-    if (e) {
-        s->total += e->latency.mean;
+    if (mean) {
+        s->total += *mean;
         s->hits++;
     } else {
         if (missing_idx && s->missing < missing_cap)
             missing_idx[s->missing] = i;
         s->missing++;
     }
+}
+
+static inline void add_layer(lut_sum *s, const lut_entry *e, size_t i,
+                             size_t *missing_idx, size_t missing_cap)
+{
+    tally(s, e ? &e->latency.mean : NULL, i, missing_idx, missing_cap);
 }
 
 void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
@@ -304,14 +311,7 @@ const lut_entry *lut_table_find_packed(const lut_table *table,
 static inline void add_slot(lut_sum *s, const pslot *p, size_t i,
                             size_t *missing_idx, size_t missing_cap)
 {
-    if (p) {
-        s->total += p->mean;
-        s->hits++;
-    } else {
-        if (missing_idx && s->missing < missing_cap)
-            missing_idx[s->missing] = i;
-        s->missing++;
-    }
+    tally(s, p ? &p->mean : NULL, i, missing_idx, missing_cap);
 }
 
 void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
