@@ -370,21 +370,10 @@ static inline uint64_t load_le64(const unsigned char *p)
            (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-/* 64x64 -> 128 multiply folded to 64 bits (the wyhash "mum" mixer). */
+/* The wyhash "mum" mixer of lut.h. */
 static inline uint64_t mum(uint64_t a, uint64_t b)
 {
-#ifdef __SIZEOF_INT128__
-    __extension__ typedef unsigned __int128 u128;
-    u128 r = (u128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-#else
-    uint64_t ha = a >> 32, hb = b >> 32, la = (uint32_t)a, lb = (uint32_t)b;
-    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb;
-    uint64_t t = rl + (rm0 << 32), c = t < rl;
-    uint64_t lo = t + (rm1 << 32);
-    c += lo < t;
-    return lo ^ (rh + (rm0 >> 32) + (rm1 >> 32) + c);
-#endif
+    return lut_mum64(a, b);
 }
 
 /* Secrets of the four multiplies (splitmix64 outputs, forced odd). */
