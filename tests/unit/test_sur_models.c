@@ -20,36 +20,9 @@
 #include <gsl/gsl_multifit.h>
 
 #include "sur.h"
+#include "sur_testing.h"
 
 /* ------------------------------------------------------------- helpers */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
-static double rng_unit(uint64_t *s)
-{
-    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static double rng_normal(uint64_t *s)
-{
-    double u1 = rng_unit(s), u2 = rng_unit(s);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    sur_init();
-    return 0;
-}
 
 typedef double (*truth_fn)(const double *x, size_t d);
 

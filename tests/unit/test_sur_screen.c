@@ -19,13 +19,7 @@
 #include <math.h>
 
 #include "sur.h"
-
-static int setup(void **state)
-{
-    (void)state;
-    sur_init();
-    return 0;
-}
+#include "sur_testing.h"
 
 /* ------------------------------------------------------- reason logic */
 
@@ -386,23 +380,6 @@ static void true_point(int id, double *cost, double *miou)
     }
     cap /= wsum;
     *miou = 0.75 * (1.0 - exp(-2.5 * cap)) + 0.02 * u[0] * u[1];
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
-static double rng_normal(uint64_t *s)
-{
-    double u1 = (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-    double u2 = (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 /* Pareto-optimal over the whole space: no genome is no worse in both costs

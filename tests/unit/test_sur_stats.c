@@ -16,26 +16,7 @@
 #include <math.h>
 
 #include "sur.h"
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s >> 12;
-    *s ^= *s << 25;
-    *s ^= *s >> 27;
-    return *s * 2685821657736338717ull;
-}
-
-static double rng_unit(uint64_t *s)
-{
-    return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    sur_init();
-    return 0;
-}
+#include "sur_testing.h"
 
 /* ------------------------------------------------------- brute force */
 
