@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import fmas_twin as ft
-from evalhelp import MNV2, XCEP, randomize_bn
+from evalhelp import MNV2, randomize_bn
 
 torch.set_num_threads(1)
 
