@@ -7,7 +7,8 @@ fmas_deps() {
                 libmicrohttpd-dev libjansson-dev libgsl-dev liblmdb-dev
                 libcurl4-openssl-dev libcmocka-dev
                 python3 python3-pytest python3-jsonschema python3-numpy python3-pil
-                python3-torch python3-torchvision python3-sklearn)
+                python3-torch python3-torchvision python3-sklearn
+                python3-venv python3-setuptools python3-wheel)
     local missing=() p
     for p in "${pkgs[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

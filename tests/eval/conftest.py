@@ -2,22 +2,15 @@
 by the generator itself, and a random "pretrained" checkpoint in the public
 DeepLabV3Plus-Pytorch layout. Everything runs on the CPU, small."""
 
-import os
 import random
-import sys
 
 import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+import fmas_twin as ft
+from evalhelp import MNV2, randomize_bn
+
 torch.set_num_threads(1)
-
-import fmas_twin as ft  # noqa: E402
-
-sys.path.insert(0, HERE)
-from evalhelp import MNV2, XCEP, randomize_bn  # noqa: E402
 
 
 @pytest.fixture(scope="session")

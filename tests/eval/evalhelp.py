@@ -1,5 +1,6 @@
-"""Helpers shared by the evaluator tests (imported by name; the directory is
-on sys.path through conftest.py)."""
+"""Helpers shared by the evaluator tests (imported by name: pytest puts this
+directory on sys.path; fmas_eval and fmas_twin come from clients/python on
+PYTHONPATH, set by tests/CMakeLists.txt)."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import fmas_twin as ft
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-CLIENTS = os.path.join(ROOT, "clients")
+PYTHONPATH = os.path.join(ROOT, "clients", "python")
 MNV2 = "deeplabv3plus-mobilenetv2"
 XCEP = "deeplabv3plus-xception65"
 PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -37,13 +38,22 @@ def random_genome(space, rng):
     return [rng.randrange(len(g.choices)) for g in ft.get_space(space).genes]
 
 
+def tool_module(name):
+    """fmas-<tool> -> fmas_eval.cli_<tool>, the module of its entry point."""
+    assert name.startswith("fmas-"), name
+    return "fmas_eval.cli_" + name[len("fmas-"):].replace("-", "_")
+
+
 def run_tool(name, *args, stdin=None, timeout=600, env=None):
-    """Run clients/<name> with /usr/bin/python3; (rc, stdout, stderr)."""
+    """Run the tool `name` (fmas-eval, ...) of this tree in place with
+    /usr/bin/python3 (PYTHONPATH=clients/python python3 -m fmas_eval.cli_...);
+    (rc, stdout, stderr)."""
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
+    e["PYTHONPATH"] = os.pathsep.join(p for p in (PYTHONPATH, e.get("PYTHONPATH")) if p)
     if env:
         e.update(env)
-    p = subprocess.run([PY, os.path.join(CLIENTS, name), *map(str, args)], input=stdin,
+    p = subprocess.run([PY, "-m", tool_module(name), *map(str, args)], input=stdin,
                        capture_output=True, text=True, timeout=timeout, env=e)
     return p.returncode, p.stdout, p.stderr
 

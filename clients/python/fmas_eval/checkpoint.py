@@ -22,6 +22,7 @@ every shape mismatch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -230,3 +231,8 @@ def save_public(path: str, model: torch.nn.Module, **extra: Any) -> str:
     obj.update(extra)
     _atomic_save(obj, path)
     return path
+
+
+def genome_tag(builder: str, idx: List[int]) -> str:
+    """A short stable tag of (space, genome) for subnet checkpoint file names."""
+    return hashlib.sha1(json.dumps([builder, idx]).encode()).hexdigest()[:12]

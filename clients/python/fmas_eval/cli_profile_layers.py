@@ -34,7 +34,7 @@ def _err(msg: str) -> None:
     print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description="Profile a space's layer keys and "
                                  "upload them to fmasd.")
     ap.add_argument("--server", default=os.environ.get("FMAS_SERVER"),
@@ -52,57 +52,36 @@ def main(argv=None) -> int:
                     help="append measured rows here as they come (crash-safe resume)")
     ap.add_argument("--limit", type=int, default=None,
                     help="measure at most this many keys (the rest stay missing)")
-    try:
-        args = ap.parse_args(argv)
-    except SystemExit as e:
-        return 2 if e.code else 0
-    if not args.server:
-        _err("--server is required (or set FMAS_SERVER)")
-        return 2
-    if args.repeats < 1 or args.warmup < 0 or args.threads < 1:
-        _err("--repeats and --threads must be >= 1, --warmup >= 0")
-        return 2
+    return ap
 
-    import torch
+
+def _ensure_device(svc, args, device, fold: bool) -> bool:
+    """Create the fmasd device when missing; False (after a message) when the
+    existing one cannot take these timings. Raises ServiceError."""
     from . import profile
-    from .service import Service, ServiceError
 
-    torch.set_num_threads(args.threads)
-    if args.cuda and not torch.cuda.is_available():
-        _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
-        return 1
-    device = torch.device("cuda" if args.cuda else "cpu")
-    svc = Service(args.server)
-    fold = not args.no_fold_bn
-    try:
-        dev = svc.device(args.device)
-        kind, desc = profile.describe_machine(device, args.threads)
-        if not fold:
-            desc += "; conv and BatchNorm timed unfolded"
-        if dev is None:
-            dev = svc.put_device(args.device, {"unit": "us", "kind": kind, "measured": True,
-                                               "description": desc[:1024]})
-            _err(f"created device {args.device}: {desc}")
-        elif dev.get("unit") != "us":
-            _err(f"device {args.device} counts in {dev.get('unit')!r}; these timings are in "
-                 f"microseconds (use another device name)")
-            return 1
-        doc = svc.space_layers(args.space, device=args.device)
-    except ServiceError as e:
-        _err(str(e))
-        return 1
+    dev = svc.device(args.device)
+    kind, desc = profile.describe_machine(device, args.threads)
+    if not fold:
+        desc += "; conv and BatchNorm timed unfolded"
+    if dev is None:
+        svc.put_device(args.device, {"unit": "us", "kind": kind, "measured": True,
+                                     "description": desc[:1024]})
+        _err(f"created device {args.device}: {desc}")
+    elif dev.get("unit") != "us":
+        _err(f"device {args.device} counts in {dev.get('unit')!r}; these timings are in "
+             f"microseconds (use another device name)")
+        return False
+    return True
 
-    layers = doc.get("layers", [])
-    todo = [L["key"] for L in layers if args.force or not L.get("present")]
-    skipped = len(layers) - len(todo)
-    if args.limit is not None:
-        todo = todo[:max(0, args.limit)]
-    settings = {"device": args.device, "cuda": bool(args.cuda), "threads": args.threads,
-                "repeats": args.repeats, "warmup": args.warmup, "fold_bn": fold,
-                "torch": torch.__version__}
+
+def _journal_rows(path, settings) -> dict:
+    """canonical key id -> row of the journal measured with these settings."""
+    from . import profile
+
     reused = {}
-    if args.journal and os.path.isfile(args.journal):
-        with open(args.journal, encoding="utf-8") as f:
+    if path and os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
             for line in f:
                 try:
                     row = json.loads(line)
@@ -110,9 +89,13 @@ def main(argv=None) -> int:
                     continue      # a torn last line
                 if row.get("settings") == settings:
                     reused[profile.canonical_id(row["key"])] = row
-    _err(f"{args.space}: {len(layers)} distinct layer keys, {skipped} already in "
-         f"{args.device}'s table, {len(todo)} to measure"
-         + (f" ({len(reused)} rows in the journal)" if reused else ""))
+    return reused
+
+
+def _measure(args, todo, reused, settings, device, fold: bool):
+    """Time every key of `todo` not in `reused`, journaling each row as it
+    is measured; (entries, unsupported)."""
+    from . import profile
 
     entries, unsupported = [], []
     journal = open(args.journal, "a", encoding="utf-8") if args.journal else None
@@ -141,7 +124,55 @@ def main(argv=None) -> int:
     finally:
         if journal:
             journal.close()
+    return entries, unsupported
 
+
+def main(argv=None) -> int:
+    ap = _parser()
+    try:
+        args = ap.parse_args(argv)
+    except SystemExit as e:
+        return 2 if e.code else 0
+    if not args.server:
+        _err("--server is required (or set FMAS_SERVER)")
+        return 2
+    if args.repeats < 1 or args.warmup < 0 or args.threads < 1:
+        _err("--repeats and --threads must be >= 1, --warmup >= 0")
+        return 2
+
+    import torch
+    from .service import Service, ServiceError
+
+    torch.set_num_threads(args.threads)
+    if args.cuda and not torch.cuda.is_available():
+        _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
+        return 1
+    device = torch.device("cuda" if args.cuda else "cpu")
+    svc = Service(args.server)
+    fold = not args.no_fold_bn
+    try:
+        if not _ensure_device(svc, args, device, fold):
+            return 1
+        doc = svc.space_layers(args.space, device=args.device)
+    except ServiceError as e:
+        _err(str(e))
+        return 1
+
+    layers = doc.get("layers", [])
+    todo = [L["key"] for L in layers if args.force or not L.get("present")]
+    skipped = len(layers) - len(todo)
+    if args.limit is not None:
+        todo = todo[:max(0, args.limit)]
+    settings = {"device": args.device, "cuda": bool(args.cuda), "threads": args.threads,
+                "repeats": args.repeats, "warmup": args.warmup, "fold_bn": fold,
+                "torch": torch.__version__}
+    reused = _journal_rows(args.journal, settings)
+    _err(f"{args.space}: {len(layers)} distinct layer keys, {skipped} already in "
+         f"{args.device}'s table, {len(todo)} to measure"
+         + (f" ({len(reused)} rows in the journal)" if reused else ""))
+
+    t0 = time.perf_counter()
+    entries, unsupported = _measure(args, todo, reused, settings, device, fold)
     result = None
     try:
         if entries:
@@ -163,7 +194,6 @@ def main(argv=None) -> int:
     _err(f"uploaded {len(entries)} rows; coverage of {args.space} on {args.device}: "
          f"{after.get('coverage')}")
     return 1 if unsupported else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

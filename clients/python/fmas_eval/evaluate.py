@@ -10,19 +10,18 @@ process (`fmas-eval --jsonl`) pays for them once.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 
 import fmas_twin
 
 from . import EVALUATOR, checkpoint, data, subnet, voc
+from .finetune import finetune_request
 from .metrics import ConfusionMatrix
 from .service import ServiceError, resolve_space
 
@@ -258,7 +257,6 @@ class Evaluator:
         except ValueError as e:
             raise RequestError(str(e)) from None
         if fidelity == FINETUNED:
-            from .finetune import finetune_request
             return finetune_request(self, space_id, builder, params, idx, t0)
 
         n = self.cfg.subset
@@ -292,7 +290,3 @@ class Evaluator:
                 "checkpoint": self.cfg.checkpoint,
             },
         }
-
-
-def genome_tag(builder: str, idx: List[int]) -> str:
-    return hashlib.sha1(json.dumps([builder, idx]).encode()).hexdigest()[:12]

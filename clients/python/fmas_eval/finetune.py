@@ -120,9 +120,8 @@ def _random_subnet_forward(model: nn.Module, space: str, rng: random.Random,
 
 def finetune_request(ev, space_id: str, builder: str, params: Dict[str, Any], idx: List[int],
                      t0: float) -> Dict[str, Any]:
-    """fidelity "finetuned": subsample, fine-tune, save, score on val (all)."""
-    from .evaluate import genome_tag
-
+    """fidelity "finetuned": subsample, fine-tune, save, score on val (all).
+    `ev` is the fmas_eval.evaluate.Evaluator serving the request."""
     cfg = ev.cfg
     size = params["input_size"]
     root = ev.root()
@@ -134,7 +133,7 @@ def finetune_request(ev, space_id: str, builder: str, params: Dict[str, Any], id
                     device=ev.device, log=ev.log)
     x, y, _ = ev.tensors("val", 0, size)
     s = ev.score(model, x, y, params["num_classes"])
-    path = cfg.ft_out or os.path.join(cfg.ft_dir, f"{builder}-{genome_tag(builder, idx)}.pth")
+    path = cfg.ft_out or os.path.join(cfg.ft_dir, f"{builder}-{checkpoint.genome_tag(builder, idx)}.pth")
     meta = dict(summary, evaluator=EVALUATOR, source_checkpoint=cfg.checkpoint,
                 ordering=cfg.ordering, lr=cfg.ft_lr, miou=s["miou"], pixel_acc=s["pixel_acc"],
                 val_images=int(len(x)), space_id=space_id)

@@ -5,6 +5,8 @@
     python3 -m fmas_twin genes --space deeplabv3plus-xception65
     python3 -m fmas_twin spaces
 
+Installed (clients/python/pyproject.toml), the same command is fmas-twin.
+
 Errors go to stderr as one line and exit with status 2.
 """
 
@@ -28,8 +30,8 @@ def _parse_genome(text):
         raise ValueError(f"'genome': not JSON: {e}") from None
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python3 -m fmas_twin")
+def main(argv=None, prog: str = "python3 -m fmas_twin") -> int:
+    ap = argparse.ArgumentParser(prog=prog)
     sub = ap.add_subparsers(dest="cmd", required=True)
     lp = sub.add_parser("layers", help="the subnet's layer list, MACs and params")
     lp.add_argument("--space", required=True)
@@ -67,6 +69,11 @@ def main(argv=None) -> int:
     json.dump(out, sys.stdout, indent=getattr(args, "indent", None))
     sys.stdout.write("\n")
     return 0
+
+
+def cli() -> int:
+    """The fmas-twin console script (clients/python/pyproject.toml)."""
+    return main(prog="fmas-twin")
 
 
 if __name__ == "__main__":
