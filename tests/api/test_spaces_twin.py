@@ -20,7 +20,6 @@ weights) and traced at each input size; tracing runs on the meta device.
 """
 
 import random
-import sys
 
 import pytest
 
@@ -28,7 +27,6 @@ import fmasapi
 from fmasapi import MBV2, X65
 
 torch = pytest.importorskip("torch", reason="the twin needs PyTorch")
-sys.path.insert(0, str(fmasapi.ROOT / "clients" / "python"))
 import fmas_twin  # noqa: E402
 
 pytestmark = pytest.mark.slow
