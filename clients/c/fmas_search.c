@@ -635,8 +635,7 @@ static void search_free(search *s)
         json_decref(s->cands[i].ft_output);
     }
     free(s->cands);
-    free(s->genomes);
-    free(s->map);
+    nsga2_set_free(&s->known);
     nsga2_set_free(&s->seen);
     free(s->popv);
     free(s->pop_rank);
@@ -990,6 +989,7 @@ int main(int argc, char **argv)
         search_say("out of memory");
         return 1;
     }
+    nsga2_set_init(&s->known, s->ng);
     nsga2_set_init(&s->seen, s->ng);
     nsga2_rng_seed(&s->rng, s->seed);
 

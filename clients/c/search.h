@@ -107,10 +107,8 @@ typedef struct search {
     jr_journal jr;
     nsga2_rng rng;
     cand *cands;
-    int *genomes; /* ncands * ng */
     size_t ncands, capcands;
-    size_t *map; /* open addressing: cand index + 1, or 0 */
-    size_t mapcap;
+    nsga2_set known; /* the genome of every cand: index i is cand i */
     nsga2_set seen;
     size_t *popv; /* population: cand indices */
     size_t npop;
@@ -136,7 +134,7 @@ typedef struct search {
 
 static inline const int *cand_genome(const search *s, size_t i)
 {
-    return s->genomes + i * s->ng;
+    return nsga2_set_genome(&s->known, i);
 }
 
 /* fmas_search.c: a message on stderr ("fmas-search: ..."), clearing the

@@ -14,24 +14,7 @@
 
 long search_cand_find(const search *s, const int *g)
 {
-    if (!s->mapcap)
-        return -1;
-    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(g, s->ng) & mask;
-    while (s->map[i]) {
-        size_t c = s->map[i] - 1;
-        if (!memcmp(cand_genome(s, c), g, s->ng * sizeof *g))
-            return (long)c;
-        i = (i + 1) & mask;
-    }
-    return -1;
-}
-
-static void map_insert(search *s, size_t c)
-{
-    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(cand_genome(s, c), s->ng) & mask;
-    while (s->map[i])
-        i = (i + 1) & mask;
-    s->map[i] = c + 1;
+    return nsga2_set_find(&s->known, g);
 }
 
 /* The cand of genome g, made (state ST_NEW, generation gen) if new. */
@@ -46,28 +29,13 @@ long search_cand_get(search *s, const int *g, int gen)
         if (!cs)
             return -1;
         s->cands = cs;
-        int *gs = realloc(s->genomes, cap * (s->ng ? s->ng : 1) * sizeof *gs);
-        if (!gs)
-            return -1;
-        s->genomes = gs;
         s->capcands = cap;
     }
-    if ((s->ncands + 1) * 2 > s->mapcap) {
-        size_t cap = s->mapcap ? 2 * s->mapcap : 512;
-        size_t *map = calloc(cap, sizeof *map);
-        if (!map)
-            return -1;
-        free(s->map);
-        s->map = map;
-        s->mapcap = cap;
-        for (size_t c = 0; c < s->ncands; c++)
-            map_insert(s, c);
-    }
+    if (nsga2_set_add(&s->known, g) != 1)
+        return -1;
     size_t c = s->ncands++;
     memset(&s->cands[c], 0, sizeof s->cands[c]);
     s->cands[c].gen = gen;
-    memcpy(s->genomes + c * s->ng, g, s->ng * sizeof *g);
-    map_insert(s, c);
     return (long)c;
 }
 
