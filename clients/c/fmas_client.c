@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -808,6 +809,25 @@ int fc_next_opt(int argc, char **argv, int *i, const fc_optspec *specs, const ch
     }
     ++*i;
     return s->id;
+}
+
+void fc_opt_error(char *const *argv, const struct option *longopts, int c, char *err, size_t errsize)
+{
+    /* glibc leaves optind past the element it complained about, optopt 0
+     * for an unknown long option, and the option's val for a long option
+     * given a value it does not take. */
+    const char *a = argv[optind - 1];
+    int long_val = 0;
+    for (const struct option *o = longopts; optopt && o->name; o++)
+        long_val |= o->val == optopt;
+    if (c == ':')
+        snprintf(err, errsize, "option %s needs a value", a);
+    else if (!optopt)
+        snprintf(err, errsize, "unknown option %.*s", (int)strcspn(a, "="), a);
+    else if (long_val && a[0] == '-' && a[1] == '-')
+        snprintf(err, errsize, "option %.*s takes no value", (int)strcspn(a, "="), a);
+    else
+        snprintf(err, errsize, "unknown option -%c", optopt);
 }
 
 const char *fc_default_server(void)

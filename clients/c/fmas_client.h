@@ -168,6 +168,17 @@ typedef struct fc_optspec {
 int fc_next_opt(int argc, char **argv, int *i, const fc_optspec *specs, const char **value, char *err,
                 size_t errsize);
 
+struct option;
+
+/*
+ * The sentence about getopt_long's answer c (':' or '?') for the option
+ * just read from argv with the table longopts, for a parser with opterr = 0
+ * and an optstring that starts with ':' (after any '+'): "option --pop
+ * needs a value", "unknown option --frob" (also for an ambiguous
+ * abbreviation), "unknown option -x", "option --help takes no value".
+ */
+void fc_opt_error(char *const *argv, const struct option *longopts, int c, char *err, size_t errsize);
+
 /* --server default: $FMAS_SERVER, else http://127.0.0.1:8080. */
 const char *fc_default_server(void);
 

@@ -1,14 +1,16 @@
 /*
  * search_state.c — the cands of a search (one per genome ever made, found by
  * genome), and its journal: the records written as the search goes, and
- * their replay when a search resumes (see search.h).
+ * their replay when a search resumes (see search_state.h).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "search_log.h"
+#include "search_spec.h"
+#include "search_state.h"
 
 /* -------------------------------------------------------------- cands */
 
@@ -47,6 +49,24 @@ json_t *search_genome_json(const search *s, const int *g)
     return a;
 }
 
+json_t *search_named(const search *s, const int *genome)
+{
+    json_t *named = json_object();
+    for (size_t i = 0; i < s->ng; i++)
+        json_object_set(named, s->gene_names[i], json_array_get(json_array_get(s->choices, i), (size_t)genome[i]));
+    return named;
+}
+
+void search_genome_text(const search *s, const int *g, char *buf, size_t size)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(buf, size, "[");
+    for (size_t i = 0; i < s->ng && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%d", i ? "," : "", g[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
 /* A genome array of the journal or of an answer → g; -1 if malformed. */
 int search_genome_from_json(const search *s, json_t *a, int *g)
 {
@@ -81,15 +101,7 @@ static int cand_score(search *s, cand *c, char *why, size_t size)
         }
         c->obj[k] = o->maximize ? -v : v;
     }
-    c->viol = 0;
-    for (size_t k = 0; k < s->ncon; k++) {
-        const constraint *ct = &s->con[k];
-        double v;
-        if (search_cost_value(c->costs, ct->cost, ct->device, ct->unit, &v))
-            continue; /* screening judged it; nothing to add */
-        if (v > ct->max)
-            c->viol += ct->max > 0 ? (v - ct->max) / ct->max : v - ct->max;
-    }
+    c->viol = search_violation(s, c->costs);
     return 0;
 }
 
