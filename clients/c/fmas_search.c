@@ -154,6 +154,7 @@ static void print_front(const search *s)
     free(front);
 }
 
+/* mkdir -p dir: 0, or -1 with errno set. */
 static int mkdirs(const char *dir)
 {
     char path[4096];

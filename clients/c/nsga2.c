@@ -420,9 +420,9 @@ int nsga2_set_add(nsga2_set *s, const int *g)
         return 0;
     if (set_reserve(s))
         return NSGA2_ENOMEM;
-    memcpy(s->genomes + s->count * s->ng, g, s->ng * sizeof *g);
-    s->count++;
-    s->slots[set_slot(s, g)] = s->count;
+    int *copy = s->genomes + s->count * s->ng;
+    memcpy(copy, g, s->ng * sizeof *g);
+    s->slots[set_slot(s, copy)] = ++s->count;
     return 1;
 }
 

@@ -125,7 +125,7 @@ int nsga2_set_has(const nsga2_set *s, const int *g);
 long nsga2_set_find(const nsga2_set *s, const int *g);
 /* 1 if g was added (its index is then count - 1), 0 if already present,
  * NSGA2_ENOMEM. Adding may move the genomes: a pointer from
- * nsga2_set_genome is valid until the next add. */
+ * nsga2_set_genome is valid until the next add (and g must not be one). */
 int nsga2_set_add(nsga2_set *s, const int *g);
 
 /* The genome of index i (< count). */

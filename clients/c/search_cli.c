@@ -47,7 +47,6 @@ static const char usage[] =
     "  --server-retries N    retries of a failed request to fmasd (default 8, backoff to 8 s)\n"
     "  --server-timeout S    seconds without a byte from fmasd before a request fails (default 300)\n";
 
-
 static void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void bad_usage(const char *fmt, ...)
 {
@@ -60,6 +59,7 @@ static void bad_usage(const char *fmt, ...)
     exit(2);
 }
 
+/* text as a finite number: 0 and *out, or -1. */
 static int parse_double(const char *text, double *out)
 {
     char *end;
@@ -71,7 +71,6 @@ static int parse_double(const char *text, double *out)
     return 0;
 }
 
-
 /* v as an integer in lo..hi; a bad one ends the process with why. */
 static long number(const char *v, long lo, long hi, const char *why)
 {
@@ -81,6 +80,7 @@ static long number(const char *v, long lo, long hi, const char *why)
     return n;
 }
 
+/* --seed: 0..2^63-1 (it goes into the journal as a JSON integer). */
 static uint64_t seed_number(const char *v)
 {
     char *end;

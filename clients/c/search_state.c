@@ -325,7 +325,6 @@ bad:
     return -1;
 }
 
-
 /* Apply a "screen" record to its cands (created if new, generation gen). */
 int search_apply_screen(search *s, json_t *rec)
 {
