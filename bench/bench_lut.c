@@ -8,6 +8,7 @@
  *   packed: packed keys (lut_key_pack), hash per layer → lut_table_sum_packed
  *   packed_prepared: packed keys with their hashes → lut_table_sum_packed
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,13 +156,21 @@ static double best_rate(void (*pass)(bench_data *), bench_data *d, double second
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_lut DATA_DIR [seconds]\n");
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const char usage[] = "usage: bench_lut DATA_DIR [seconds]\n";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        fputs(usage, c == 'h' ? stdout : stderr);
+        return c == 'h' ? 0 : 2;
+    }
+    if (optind >= argc) {
+        fputs(usage, stderr);
         return 2;
     }
-    double seconds = argc > 2 ? atof(argv[2]) : 2.0;
+    const char *dir = argv[optind];
+    double seconds = optind + 1 < argc ? atof(argv[optind + 1]) : 2.0;
     char path[4096], line[512];
-    snprintf(path, sizeof path, "%s/lut.csv", argv[1]);
+    snprintf(path, sizeof path, "%s/lut.csv", dir);
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
@@ -195,7 +204,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    snprintf(path, sizeof path, "%s/networks.txt", argv[1]);
+    snprintf(path, sizeof path, "%s/networks.txt", dir);
     f = fopen(path, "r");
     if (!f) {
         perror(path);

@@ -17,6 +17,7 @@
  *       PyTorch twin (fmas_twin layers).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,12 @@ static void print_json_string(const char *s)
     putchar('"');
 }
 
-static int dump(int argc, char **argv)
+/* --dump SPACE INPUT_SIZE GENOME [NUM_CLASSES [OUTPUT_STRIDE]]: arg[0..n)
+ * are the words after --dump. */
+static const char dump_usage[] =
+    "usage: bench_space --dump SPACE INPUT_SIZE GENOME [NUM_CLASSES [OUTPUT_STRIDE]]\n";
+
+static int dump(int n, char **arg)
 {
     lut_space_params params;
     lut_space *space = NULL;
@@ -96,35 +102,34 @@ static int dump(int argc, char **argv)
     int genome[LUT_SPACE_MAX_GENES];
     int rc;
 
-    if (argc < 5) {
-        fprintf(stderr, "usage: bench_space --dump SPACE INPUT_SIZE GENOME "
-                        "[NUM_CLASSES [OUTPUT_STRIDE]]\n");
+    if (n < 3) {
+        fputs(dump_usage, stderr);
         return 2;
     }
     lut_space_params_default(&params);
-    params.input_size = strtoll(argv[3], NULL, 10);
-    if (argc > 5)
-        params.num_classes = strtoll(argv[5], NULL, 10);
-    if (argc > 6)
-        params.output_stride = strtoll(argv[6], NULL, 10);
+    params.input_size = strtoll(arg[1], NULL, 10);
+    if (n > 3)
+        params.num_classes = strtoll(arg[3], NULL, 10);
+    if (n > 4)
+        params.output_stride = strtoll(arg[4], NULL, 10);
     memset(&err, 0, sizeof err);
-    rc = lut_space_create(&space, argv[2], NULL, argv[2], &params, &err);
+    rc = lut_space_create(&space, arg[0], NULL, arg[0], &params, &err);
     if (rc != 0) {
         fprintf(stderr, "space: %s: %s\n", err.field, err.reason);
         return 1;
     }
-    if (!strcmp(argv[4], "max")) {
+    if (!strcmp(arg[2], "max")) {
         lut_space_genome_max(space, genome);
-    } else if (!strcmp(argv[4], "min")) {
+    } else if (!strcmp(arg[2], "min")) {
         lut_space_genome_min(space, genome);
     } else {
-        long n = parse_indices(argv[4], idx, LUT_SPACE_MAX_GENES);
-        if (n < 0) {
+        long ni = parse_indices(arg[2], idx, LUT_SPACE_MAX_GENES);
+        if (ni < 0) {
             fprintf(stderr, "genome: not a JSON array of integers\n");
             lut_space_free(space);
             return 2;
         }
-        rc = lut_space_genome_from_indices(space, idx, (size_t)n, genome, &err);
+        rc = lut_space_genome_from_indices(space, idx, (size_t)ni, genome, &err);
     }
     if (rc == 0)
         rc = lut_space_expand(space, genome, &layers, &tot, &err);
@@ -295,9 +300,21 @@ out:
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "--dump"))
-        return dump(argc, argv);
-    double seconds = argc > 1 ? strtod(argv[1], NULL) : 1.0;
+    static const struct option options[] = {
+        {"dump", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c, want_dump = 0;
+    /* '+': the words after the options are the dump's or the seconds. */
+    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+        if (c == 'd') {
+            want_dump = 1;
+            continue;
+        }
+        fprintf(c == 'h' ? stdout : stderr, "usage: bench_space [SECONDS]\n%s", dump_usage);
+        return c == 'h' ? 0 : 2;
+    }
+    if (want_dump)
+        return dump(argc - optind, argv + optind);
+    double seconds = optind < argc ? strtod(argv[optind], NULL) : 1.0;
     int rc = bench(LUT_SPACE_MOBILENETV2, "mobilenetv2", seconds);
     if (rc == 0)
         rc = bench(LUT_SPACE_XCEPTION65, "xception65", seconds);

@@ -21,6 +21,7 @@
  * wall time, _cpu the process's CPU time.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,13 +163,20 @@ done:
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: bench_sur DIR\n");
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const char usage[] = "usage: bench_sur DIR\n";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        fputs(usage, c == 'h' ? stdout : stderr);
+        return c == 'h' ? 0 : 2;
+    }
+    if (argc - optind != 1) {
+        fputs(usage, stderr);
         return 2;
     }
     sur_init();
     static bench_data b;
-    if (load(argv[1], &b))
+    if (load(argv[optind], &b))
         return 1;
 
     sur_gene genes[MAX_GENES];

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,25 +661,9 @@ int fc_metric_ok(const char *s)
     return name_in(s, "_");
 }
 
-char *fc_escape(const char *s)
+char *fc_escape(fc_client *c, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(s);
-    char *out = malloc(3 * n + 1), *p = out;
-    if (!out)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
-            *p++ = (char)ch;
-        } else {
-            *p++ = '%';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 15];
-        }
-    }
-    *p = '\0';
-    return out;
+    return curl_easy_escape(c->curl, s, 0);
 }
 
 json_t *fc_parse(const char *text, size_t len, char *err, size_t errsize)
@@ -762,52 +747,23 @@ int fc_split_argv(const char *line, char ***argv, int *argc, char *err, size_t e
     return FC_OK;
 }
 
-int fc_next_opt(int argc, char **argv, int *i, const fc_optspec *specs, const char **value, char *err,
-                size_t errsize)
+void fc_opt_error(char *const *argv, const struct option *longopts, int c, char *err, size_t errsize)
 {
-    *value = NULL;
-    if (*i >= argc)
-        return -1;
-    const char *a = argv[*i], *name, *inline_value = NULL;
-    size_t nlen;
-    if (a[0] == '-' && a[1] == '-' && a[2]) {
-        name = a + 2;
-        const char *eq = strchr(name, '=');
-        nlen = eq ? (size_t)(eq - name) : strlen(name);
-        if (eq)
-            inline_value = eq + 1;
-    } else if (a[0] == '-' && a[1] && a[1] != '-') {
-        name = a + 1;
-        nlen = 1;
-        if (a[2])
-            inline_value = a[2] == '=' ? a + 3 : a + 2;
-    } else {
-        return 0;
-    }
-    const fc_optspec *s = specs;
-    for (; s->name; s++)
-        if (strlen(s->name) == nlen && !strncmp(s->name, name, nlen))
-            break;
-    if (!s->name) {
-        snprintf(err, errsize, "unknown option %.*s%.*s", nlen == 1 && a[1] != '-' ? 1 : 2, "--", (int)nlen,
-                 name);
-        return -2;
-    }
-    if (s->has_arg) {
-        if (inline_value) {
-            *value = inline_value;
-        } else if (*i + 1 < argc) {
-            *value = argv[++*i];
-        } else {
-            snprintf(err, errsize, "option %s needs a value", a);
-            return -2;
-        }
-    } else if (inline_value) {
-        snprintf(err, errsize, "option --%s takes no value", s->name);
-        return -2;
-    }
-    ++*i;
-    return s->id;
+    /* glibc leaves optind past the element it complained about, optopt 0
+     * for an unknown long option, and the option's val for a long option
+     * given a value it does not take. */
+    const char *a = argv[optind - 1];
+    int long_val = 0;
+    for (const struct option *o = longopts; optopt && o->name; o++)
+        long_val |= o->val == optopt;
+    if (c == ':')
+        snprintf(err, errsize, "option %s needs a value", a);
+    else if (!optopt)
+        snprintf(err, errsize, "unknown option %.*s", (int)strcspn(a, "="), a);
+    else if (long_val && a[0] == '-' && a[1] == '-')
+        snprintf(err, errsize, "option %.*s takes no value", (int)strcspn(a, "="), a);
+    else
+        snprintf(err, errsize, "unknown option -%c", optopt);
 }
 
 const char *fc_default_server(void)

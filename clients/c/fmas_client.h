@@ -2,8 +2,9 @@
  * fmas_client.h — the shared library of the C clients of fmasd: one HTTP
  * connection (libcurl, keep-alive) with retries and backoff, JSON in and
  * out (Jansson, duplicate keys rejected), problem+json errors made into one
- * clear sentence; plus a growable buffer, command-line option parsing and
- * shell-like argv splitting that both tools use.
+ * clear sentence; plus a growable buffer, the messages of command-line
+ * option errors (getopt_long) and shell-like argv splitting that both
+ * tools use.
  *
  * Conventions, written once:
  * - Functions that can fail return int: FC_OK (0) or a negative FC_E* code;
@@ -134,8 +135,10 @@ int fc_name_ok(const char *s);
 /* 1 if s matches [a-z0-9_]{1,64} (metric names). */
 int fc_metric_ok(const char *s);
 
-/* s percent-encoded for a query value (malloc'd; NULL: no memory). */
-char *fc_escape(const char *s);
+/* s percent-encoded for a query value (curl_easy_escape on c's handle:
+ * everything but A-Z a-z 0-9 - . _ ~ becomes %XX). curl_free() the text;
+ * NULL: no memory. */
+char *fc_escape(fc_client *c, const char *s);
 
 /* Parse JSON text with duplicate keys rejected; NULL and a message in err
  * (size errsize) on failure. */
@@ -152,21 +155,16 @@ json_t *fc_parse(const char *text, size_t len, char *err, size_t errsize);
  */
 int fc_split_argv(const char *line, char ***argv, int *argc, char *err, size_t errsize);
 
-/* Command-line options "--name value" and "--name=value". */
-typedef struct fc_optspec {
-    const char *name; /* without the leading "--" */
-    int has_arg;
-    int id;
-} fc_optspec;
+struct option;
 
 /*
- * The next option of argv from *i on: returns its id and sets *value (or
- * NULL), 0 when argv[*i] is not an option (a positional argument: the
- * caller takes it and increments *i), -1 at the end, or -2 on an error
- * (unknown option, missing value; message in err).
+ * The sentence about getopt_long's answer c (':' or '?') for the option
+ * just read from argv with the table longopts, for a parser with opterr = 0
+ * and an optstring that starts with ':' (after any '+'): "option --pop
+ * needs a value", "unknown option --frob" (also for an ambiguous
+ * abbreviation), "unknown option -x", "option --help takes no value".
  */
-int fc_next_opt(int argc, char **argv, int *i, const fc_optspec *specs, const char **value, char *err,
-                size_t errsize);
+void fc_opt_error(char *const *argv, const struct option *longopts, int c, char *err, size_t errsize);
 
 /* --server default: $FMAS_SERVER, else http://127.0.0.1:8080. */
 const char *fc_default_server(void);

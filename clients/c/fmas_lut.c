@@ -5,11 +5,14 @@
  * estimates one genome.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <curl/curl.h>
 
 #include "fmas_client.h"
 
@@ -36,15 +39,16 @@ static const char usage[] =
     "  --server-retries N    retries of a failed request (default 8, backoff to 8 s)\n"
     "  --server-timeout S    seconds without a byte before a request fails (default 300)\n";
 
-enum {
-    O_SERVER = 1, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT, O_HELP
-};
+/* Long-only options take values above any character. */
+enum { O_SERVER = 256, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT };
 
-static const fc_optspec options[] = {
-    {"server", 1, O_SERVER}, {"device", 1, O_DEVICE}, {"mode", 1, O_MODE}, {"format", 1, O_FORMAT},
-    {"op", 1, O_OP}, {"space", 1, O_SPACE}, {"genome", 1, O_GENOME}, {"json", 0, O_JSON},
-    {"server-retries", 1, O_RETRIES}, {"server-timeout", 1, O_TIMEOUT}, {"help", 0, O_HELP}, {"h", 0, O_HELP},
-    {NULL, 0, 0}};
+static const struct option options[] = {
+    {"server", required_argument, NULL, O_SERVER}, {"device", required_argument, NULL, O_DEVICE},
+    {"mode", required_argument, NULL, O_MODE}, {"format", required_argument, NULL, O_FORMAT},
+    {"op", required_argument, NULL, O_OP}, {"space", required_argument, NULL, O_SPACE},
+    {"genome", required_argument, NULL, O_GENOME}, {"json", no_argument, NULL, O_JSON},
+    {"server-retries", required_argument, NULL, O_RETRIES}, {"server-timeout", required_argument, NULL, O_TIMEOUT},
+    {"help", no_argument, NULL, 'h'}, {"h", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 
 #define MAX_DEVICES 16
 
@@ -321,7 +325,7 @@ static int cmd_export(fc_client *c, const args *a)
     for (;;) {
         char *cur = NULL;
         if (cursor.len) {
-            cur = fc_escape(cursor.data);
+            cur = fc_escape(c, cursor.data);
             if (!cur) {
                 fc_buf_free(&cursor);
                 fprintf(stderr, PROG ": out of memory\n");
@@ -330,7 +334,7 @@ static int cmd_export(fc_client *c, const args *a)
         }
         snprintf(path, sizeof path, "/v1/devices/%s/lut?limit=10000%s%s%s%s", a->devices[0], op ? "&op=" : "",
                  op ? op : "", cur ? "&cursor=" : "", cur ? cur : "");
-        free(cur);
+        curl_free(cur);
         json_t *page = NULL;
         if (fc_json(c, "GET", path, NULL, &page)) {
             fc_buf_free(&cursor);
@@ -498,89 +502,94 @@ static int cmd_estimate(fc_client *c, const args *a)
 
 /* ---------------------------------------------------------------- main */
 
+/* One option into a (exits on a bad value); 1 for --help. */
+static int take_option(args *a, fc_retry *retry, int id, const char *v)
+{
+    long n;
+    switch (id) {
+    case O_SERVER:
+        a->server = v;
+        break;
+    case O_DEVICE:
+        if (!fc_name_ok(v))
+            fail_usage("--device: device names are [a-z0-9._-]{1,64}");
+        if (a->ndevices == MAX_DEVICES)
+            fail_usage("at most %d devices", MAX_DEVICES);
+        a->devices[a->ndevices++] = v;
+        break;
+    case O_MODE:
+        if (strcmp(v, "replace") && strcmp(v, "merge"))
+            fail_usage("--mode: replace or merge");
+        a->mode = v;
+        break;
+    case O_FORMAT:
+        a->format = v;
+        break;
+    case O_OP:
+        a->op = v;
+        break;
+    case O_SPACE:
+        if (!fc_name_ok(v))
+            fail_usage("--space: space ids are [a-z0-9._-]{1,64}");
+        a->space = v;
+        break;
+    case O_GENOME:
+        a->genome = v;
+        break;
+    case O_JSON:
+        a->json = 1;
+        break;
+    case O_RETRIES:
+        if (fc_parse_long(v, 0, 1000, &n))
+            fail_usage("--server-retries: a number 0..1000");
+        retry->retries = (int)n;
+        break;
+    case O_TIMEOUT:
+        if (fc_parse_long(v, 1, 86400, &n))
+            fail_usage("--server-timeout: seconds 1..86400");
+        retry->stall_timeout_s = n;
+        break;
+    case 'h':
+        return 1;
+    }
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(fc_client *, const args *);
+} commands[] = {{"upload", cmd_upload}, {"devices", cmd_devices}, {"export", cmd_export},
+                {"coverage", cmd_coverage}, {"estimate", cmd_estimate}};
+
 int main(int argc, char **argv)
 {
     static args a; /* static: what it holds stays reachable on exit() paths */
     a.server = fc_default_server();
     a.mode = "replace";
-    a.files = calloc((size_t)argc + 1, sizeof *a.files);
     fc_retry retry = {8, 250, 8000, 5, 300};
     char err[256];
-    if (!a.files)
-        return 1;
-    int i = 1;
-    for (;;) {
-        const char *v;
-        int id = fc_next_opt(argc, argv, &i, options, &v, err, sizeof err);
-        if (id == -1)
-            break;
-        if (id == -2)
+    int id;
+    /* Options may come before and after the command and its files. */
+    opterr = 0;
+    while ((id = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        if (id == ':' || id == '?') {
+            fc_opt_error(argv, options, id, err, sizeof err);
             fail_usage("%s", err);
-        if (id == 0) {
-            if (!a.command)
-                a.command = argv[i];
-            else
-                a.files[a.nfiles++] = argv[i];
-            i++;
-            continue;
         }
-        long n;
-        switch (id) {
-        case O_SERVER:
-            a.server = v;
-            break;
-        case O_DEVICE:
-            if (!fc_name_ok(v))
-                fail_usage("--device: device names are [a-z0-9._-]{1,64}");
-            if (a.ndevices == MAX_DEVICES)
-                fail_usage("at most %d devices", MAX_DEVICES);
-            a.devices[a.ndevices++] = v;
-            break;
-        case O_MODE:
-            if (strcmp(v, "replace") && strcmp(v, "merge"))
-                fail_usage("--mode: replace or merge");
-            a.mode = v;
-            break;
-        case O_FORMAT:
-            a.format = v;
-            break;
-        case O_OP:
-            a.op = v;
-            break;
-        case O_SPACE:
-            if (!fc_name_ok(v))
-                fail_usage("--space: space ids are [a-z0-9._-]{1,64}");
-            a.space = v;
-            break;
-        case O_GENOME:
-            a.genome = v;
-            break;
-        case O_JSON:
-            a.json = 1;
-            break;
-        case O_RETRIES:
-            if (fc_parse_long(v, 0, 1000, &n))
-                fail_usage("--server-retries: a number 0..1000");
-            retry.retries = (int)n;
-            break;
-        case O_TIMEOUT:
-            if (fc_parse_long(v, 1, 86400, &n))
-                fail_usage("--server-timeout: seconds 1..86400");
-            retry.stall_timeout_s = n;
-            break;
-        case O_HELP:
+        if (take_option(&a, &retry, id, optarg)) {
             fputs(usage, stdout);
             return 0;
         }
     }
-    if (!a.command)
+    if (optind == argc)
         fail_usage("which command? upload, devices, export, coverage or estimate");
-    int (*cmd)(fc_client *, const args *) = !strcmp(a.command, "upload")     ? cmd_upload
-                                            : !strcmp(a.command, "devices")  ? cmd_devices
-                                            : !strcmp(a.command, "export")   ? cmd_export
-                                            : !strcmp(a.command, "coverage") ? cmd_coverage
-                                            : !strcmp(a.command, "estimate") ? cmd_estimate
-                                                                             : NULL;
+    a.command = argv[optind];
+    a.files = argv + optind + 1;
+    a.nfiles = argc - optind - 1;
+    int (*cmd)(fc_client *, const args *) = NULL;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(a.command, commands[k].name))
+            cmd = commands[k].run;
     if (!cmd)
         fail_usage("unknown command \"%s\"", a.command);
     if (a.nfiles && cmd != cmd_upload)
@@ -594,6 +603,5 @@ int main(int argc, char **argv)
     fc_set_notice(c, on_notice, NULL);
     int rc = cmd(c, &a);
     fc_close(c);
-    free(a.files);
     return rc;
 }

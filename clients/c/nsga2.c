@@ -9,12 +9,19 @@
 
 /* ------------------------------------------------------------------ PRNG */
 
-static uint64_t splitmix64(uint64_t *x)
+/* The 64-bit finalizer of splitmix64 (Stafford's variant 13): every input
+ * bit moves every output bit. The PRNG seeding and the genome hash share
+ * it. */
+static uint64_t mix64(uint64_t z)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    return mix64(*x += 0x9e3779b97f4a7c15ull);
 }
 
 void nsga2_rng_seed(nsga2_rng *r, uint64_t seed)
@@ -347,68 +354,75 @@ void nsga2_set_init(nsga2_set *s, size_t ng)
 
 void nsga2_set_free(nsga2_set *s)
 {
+    free(s->genomes);
     free(s->slots);
-    free(s->used);
-    memset(s, 0, sizeof *s);
+    nsga2_set_init(s, s->ng);
 }
 
-uint64_t nsga2_genome_hash(const int *g, size_t ng)
+static uint64_t genome_hash(const int *g, size_t ng)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < ng; i++) {
-        h ^= (uint64_t)(uint32_t)g[i];
-        h *= 0x100000001b3ull;
-        h ^= h >> 29;
-    }
+    uint64_t h = ng;
+    for (size_t i = 0; i < ng; i++)
+        h = mix64(h ^ (uint32_t)g[i]);
     return h;
 }
 
-/* The slot holding g, or the empty slot where it would go. */
+/* The slot holding g, or the empty slot where it would go (cap > 0). */
 static size_t set_slot(const nsga2_set *s, const int *g)
 {
-    size_t mask = s->cap - 1, i = (size_t)nsga2_genome_hash(g, s->ng) & mask;
-    while (s->used[i] && memcmp(s->slots + i * s->ng, g, s->ng * sizeof *g) != 0)
+    size_t mask = s->cap - 1, i = (size_t)genome_hash(g, s->ng) & mask;
+    while (s->slots[i] && memcmp(nsga2_set_genome(s, s->slots[i] - 1), g, s->ng * sizeof *g) != 0)
         i = (i + 1) & mask;
     return i;
 }
 
-int nsga2_set_has(const nsga2_set *s, const int *g)
+long nsga2_set_find(const nsga2_set *s, const int *g)
 {
-    return s->cap && s->used[set_slot(s, g)];
+    if (!s->cap)
+        return -1;
+    size_t slot = s->slots[set_slot(s, g)];
+    return slot ? (long)(slot - 1) : -1;
 }
 
-static int set_grow(nsga2_set *s)
+int nsga2_set_has(const nsga2_set *s, const int *g)
 {
-    nsga2_set bigger = {s->ng, 0, s->cap ? 2 * s->cap : 64, NULL, NULL};
-    bigger.slots = malloc(bigger.cap * (s->ng ? s->ng : 1) * sizeof *bigger.slots);
-    bigger.used = calloc(bigger.cap, 1);
-    if (!bigger.slots || !bigger.used) {
-        free(bigger.slots);
-        free(bigger.used);
-        return NSGA2_ENOMEM;
+    return nsga2_set_find(s, g) >= 0;
+}
+
+/* Room for one more genome, with the table at most half full after it. */
+static int set_reserve(nsga2_set *s)
+{
+    if (s->count == s->room) {
+        size_t room = s->room ? 2 * s->room : 64;
+        int *genomes = realloc(s->genomes, room * (s->ng ? s->ng : 1) * sizeof *genomes);
+        if (!genomes)
+            return NSGA2_ENOMEM;
+        s->genomes = genomes;
+        s->room = room;
     }
-    for (size_t i = 0; i < s->cap; i++)
-        if (s->used[i]) {
-            size_t j = set_slot(&bigger, s->slots + i * s->ng);
-            memcpy(bigger.slots + j * s->ng, s->slots + i * s->ng, s->ng * sizeof *s->slots);
-            bigger.used[j] = 1;
-            bigger.count++;
-        }
-    nsga2_set_free(s);
-    *s = bigger;
+    if ((s->count + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 128;
+        size_t *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return NSGA2_ENOMEM;
+        free(s->slots);
+        s->slots = slots;
+        s->cap = cap;
+        for (size_t i = 0; i < s->count; i++)
+            s->slots[set_slot(s, nsga2_set_genome(s, i))] = i + 1;
+    }
     return 0;
 }
 
 int nsga2_set_add(nsga2_set *s, const int *g)
 {
-    if ((s->count + 1) * 2 > s->cap && set_grow(s))
-        return NSGA2_ENOMEM;
-    size_t i = set_slot(s, g);
-    if (s->used[i])
+    if (nsga2_set_has(s, g))
         return 0;
-    memcpy(s->slots + i * s->ng, g, s->ng * sizeof *g);
-    s->used[i] = 1;
-    s->count++;
+    if (set_reserve(s))
+        return NSGA2_ENOMEM;
+    int *copy = s->genomes + s->count * s->ng;
+    memcpy(copy, g, s->ng * sizeof *g);
+    s->slots[set_slot(s, copy)] = ++s->count;
     return 1;
 }
 

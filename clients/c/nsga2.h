@@ -103,21 +103,36 @@ size_t nsga2_mutate(nsga2_rng *r, int *g, const int *nchoices, size_t ng, double
 
 /* ------------------------------------------------------------ genome set */
 
-/* A set of genomes of ng genes (open addressing; copies what it stores). */
+/*
+ * A set of genomes of ng genes. It copies what it stores into one array, in
+ * the order added, so that a genome also has an index (0, 1, ...) that
+ * never changes: a caller may keep data per genome in a parallel array and
+ * find it by genome with nsga2_set_find. Lookups go through an open-
+ * addressing table of indices (linear probing, at most half full).
+ */
 typedef struct nsga2_set {
-    size_t ng, count, cap; /* cap: a power of two, or 0 */
-    int *slots;            /* cap * ng genes */
-    unsigned char *used;   /* cap flags */
+    size_t ng, count;    /* genes per genome; genomes stored */
+    int *genomes;        /* count * ng genes, in the order added */
+    size_t room;         /* genomes the array has room for */
+    size_t cap;          /* slots: a power of two, or 0 */
+    size_t *slots;       /* cap entries: index + 1 of a genome, or 0 (empty) */
 } nsga2_set;
-
-/* The hash the set uses (64 bits, for other tables of genomes). */
-uint64_t nsga2_genome_hash(const int *g, size_t ng);
 
 void nsga2_set_init(nsga2_set *s, size_t ng);
 void nsga2_set_free(nsga2_set *s);
 int nsga2_set_has(const nsga2_set *s, const int *g);
-/* 1 if g was added, 0 if already present, NSGA2_ENOMEM. */
+/* The index of g, or -1 when it is not in the set. */
+long nsga2_set_find(const nsga2_set *s, const int *g);
+/* 1 if g was added (its index is then count - 1), 0 if already present,
+ * NSGA2_ENOMEM. Adding may move the genomes: a pointer from
+ * nsga2_set_genome is valid until the next add (and g must not be one). */
 int nsga2_set_add(nsga2_set *s, const int *g);
+
+/* The genome of index i (< count). */
+static inline const int *nsga2_set_genome(const nsga2_set *s, size_t i)
+{
+    return s->genomes + i * s->ng;
+}
 
 /* --------------------------------------------------------------- offspring */
 

@@ -16,44 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "search.h"
+#include "search_out.h"
+#include "search_spec.h"
+#include "search_state.h"
 
 #define HV_REF 1.1
-
-json_t *search_named(const search *s, const int *genome)
-{
-    json_t *named = json_object();
-    for (size_t i = 0; i < s->ng; i++)
-        json_object_set(named, s->gene_names[i], json_array_get(json_array_get(s->choices, i), (size_t)genome[i]));
-    return named;
-}
-
-int search_cost_value(json_t *costs, cost_kind cost, const char *device, const char *unit, double *v)
-{
-    json_t *x = NULL;
-    switch (cost) {
-    case COST_MACS:
-        x = json_object_get(costs, "macs");
-        break;
-    case COST_FLOPS:
-        x = json_object_get(costs, "flops");
-        break;
-    case COST_PARAMS:
-        x = json_object_get(costs, "params");
-        break;
-    case COST_LATENCY: {
-        json_t *lat = json_object_get(json_object_get(costs, "latency"), device);
-        x = json_object_get(lat, unit && unit[0] && strcmp(unit, "ms") ? "total" : "ms");
-        break;
-    }
-    case COST_NONE:
-        break;
-    }
-    if (!json_is_number(x))
-        return -1;
-    *v = json_number_value(x);
-    return isfinite(*v) ? 0 : -1;
-}
 
 size_t search_front(const search *s, unsigned char *front)
 {
@@ -252,35 +219,15 @@ static json_t *config_json(const search *s)
     return c;
 }
 
-int search_write_outputs(const search *s, char *err, size_t errsize)
+/* front.json: the search, its counters and the front members[0..nf). */
+static int write_front_json(const search *s, const size_t *members, size_t nf, char *err, size_t errsize)
 {
-    unsigned char *front = malloc(s->ncands ? s->ncands : 1);
-    size_t *members = malloc((s->ncands ? s->ncands : 1) * sizeof *members);
-    fc_buf csv = {0}, hist = {0};
-    json_t *doc = NULL;
-    char *text = NULL;
-    int rc = -1;
-    if (!front || !members) {
-        snprintf(err, errsize, "out of memory");
-        goto out;
-    }
-    size_t nf = search_front(s, front), k = 0;
-    for (size_t i = 0; i < s->ncands; i++)
-        if (front[i])
-            members[k++] = i;
-    sort_ctx = s;
-    qsort(members, nf, sizeof *members, front_cmp);
-
-    /* front.json */
     json_t *arr = json_array();
     for (size_t f = 0; f < nf; f++) {
         const cand *c = &s->cands[members[f]];
         const int *g = cand_genome(s, members[f]);
-        json_t *genome = json_array();
-        for (size_t i = 0; i < s->ng; i++)
-            json_array_append_new(genome, json_integer(g[i]));
-        json_t *item = json_pack("{s:o, s:o, s:o, s:o, s:O, s:O, s:i}", "genome", genome, "genome_named",
-                                 search_named(s, g), "objectives", objective_values(s, c), "metrics",
+        json_t *item = json_pack("{s:o, s:o, s:o, s:o, s:O, s:O, s:i}", "genome", search_genome_json(s, g),
+                                 "genome_named", search_named(s, g), "objectives", objective_values(s, c), "metrics",
                                  measured_metrics(s, c->output), "costs", c->costs ? c->costs : json_null(),
                                  "output", c->output, "generation", c->gen);
         if (c->ft_state == ST_OK) {
@@ -298,85 +245,113 @@ int search_write_outputs(const search *s, char *err, size_t errsize)
         failed += s->cands[i].state == ST_FAILED;
         outranked += s->cands[i].state == ST_OUTRANKED;
     }
-    doc = json_pack("{s:o, s:i, s:I, s:I, s:I, s:I, s:o}", "search", config_json(s), "generations", s->gen_done,
-                    "evaluations", (json_int_t)evaluations, "pruned", (json_int_t)pruned, "outranked",
-                    (json_int_t)outranked, "failed", (json_int_t)failed, "front", arr);
-    text = json_dumps(doc, JSON_INDENT(2));
-    if (!text || fc_buf_append(&csv, text, strlen(text)) || fc_buf_append(&csv, "\n", 1)) {
+    json_t *doc = json_pack("{s:o, s:i, s:I, s:I, s:I, s:I, s:o}", "search", config_json(s), "generations",
+                            s->gen_done, "evaluations", (json_int_t)evaluations, "pruned", (json_int_t)pruned,
+                            "outranked", (json_int_t)outranked, "failed", (json_int_t)failed, "front", arr);
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    fc_buf out = {0};
+    int rc = -1;
+    if (!text || fc_buf_append(&out, text, strlen(text)) || fc_buf_append(&out, "\n", 1))
         snprintf(err, errsize, "out of memory");
-        goto out;
-    }
-    if (write_file(s->out_dir, "front.json", csv.data, csv.len, err, errsize))
-        goto out;
+    else
+        rc = write_file(s->out_dir, "front.json", out.data, out.len, err, errsize);
+    free(text);
+    json_decref(doc);
+    fc_buf_free(&out);
+    return rc;
+}
 
-    /* front.csv */
-    csv.len = 0;
-    const char *dev[MAX_OBJ + MAX_CON];
-    size_t ndev = search_latency_devices(s, dev);
-    int any_ft = 0;
-    for (size_t f = 0; f < nf; f++)
-        any_ft |= s->cands[members[f]].ft_state != 0;
-    csv_cell(&csv, "genome", 1);
+/* The header line of front.csv. */
+static void front_csv_header(const search *s, const char **dev, size_t ndev, int any_ft, fc_buf *csv)
+{
+    csv_cell(csv, "genome", 1);
     for (size_t i = 0; i < s->ng; i++)
-        csv_cell(&csv, s->gene_names[i], 0);
+        csv_cell(csv, s->gene_names[i], 0);
     for (size_t o = 0; o < s->nobj; o++)
-        csv_cell(&csv, s->obj[o].label, 0);
+        csv_cell(csv, s->obj[o].label, 0);
     if (s->builder) {
-        csv_cell(&csv, "macs", 0);
-        csv_cell(&csv, "flops", 0);
-        csv_cell(&csv, "params", 0);
+        csv_cell(csv, "macs", 0);
+        csv_cell(csv, "flops", 0);
+        csv_cell(csv, "params", 0);
     }
     for (size_t d = 0; d < ndev; d++) {
         char col[100];
         snprintf(col, sizeof col, "latency_ms@%s", dev[d]);
-        csv_cell(&csv, col, 0);
+        csv_cell(csv, col, 0);
     }
     if (any_ft)
         for (size_t o = 0; o < s->nobj; o++)
             if (s->obj[o].cost == COST_NONE) {
                 char col[100];
                 snprintf(col, sizeof col, "finetuned_%s", s->obj[o].name);
-                csv_cell(&csv, col, 0);
+                csv_cell(csv, col, 0);
             }
-    csv_cell(&csv, "generation", 0);
-    fc_buf_append(&csv, "\n", 1);
-    for (size_t f = 0; f < nf; f++) {
-        const cand *c = &s->cands[members[f]];
-        const int *g = cand_genome(s, members[f]);
-        fc_buf gtext = {0};
-        fc_buf_append(&gtext, "[", 1);
-        for (size_t i = 0; i < s->ng; i++)
-            fc_buf_printf(&gtext, "%s%d", i ? "," : "", g[i]);
-        fc_buf_append(&gtext, "]", 1);
-        csv_cell(&csv, gtext.data, 1);
-        fc_buf_free(&gtext);
-        for (size_t i = 0; i < s->ng; i++)
-            csv_number(&csv, json_array_get(json_array_get(s->choices, i), (size_t)g[i]));
-        for (size_t o = 0; o < s->nobj; o++) {
-            char num[40];
-            fmt_double(s->obj[o].maximize ? -c->obj[o] : c->obj[o], num, sizeof num);
-            csv_cell(&csv, num, 0);
-        }
-        if (s->builder) {
-            csv_number(&csv, json_object_get(c->costs, "macs"));
-            csv_number(&csv, json_object_get(c->costs, "flops"));
-            csv_number(&csv, json_object_get(c->costs, "params"));
-        }
-        for (size_t d = 0; d < ndev; d++)
-            csv_number(&csv, json_object_get(json_object_get(json_object_get(c->costs, "latency"), dev[d]), "ms"));
-        if (any_ft)
-            for (size_t o = 0; o < s->nobj; o++)
-                if (s->obj[o].cost == COST_NONE)
-                    csv_number(&csv, c->ft_state == ST_OK ? json_object_get(c->ft_output, s->obj[o].name) : NULL);
-        char gen[24];
-        snprintf(gen, sizeof gen, "%d", c->gen);
-        csv_cell(&csv, gen, 0);
-        fc_buf_append(&csv, "\n", 1);
-    }
-    if (!csv.data || write_file(s->out_dir, "front.csv", csv.data, csv.len, err, errsize))
-        goto out;
+    csv_cell(csv, "generation", 0);
+    fc_buf_append(csv, "\n", 1);
+}
 
-    /* history.csv */
+/* One line of front.csv: cand ci. */
+static void front_csv_row(const search *s, size_t ci, const char **dev, size_t ndev, int any_ft, fc_buf *csv)
+{
+    const cand *c = &s->cands[ci];
+    const int *g = cand_genome(s, ci);
+    fc_buf gtext = {0};
+    fc_buf_append(&gtext, "[", 1);
+    for (size_t i = 0; i < s->ng; i++)
+        fc_buf_printf(&gtext, "%s%d", i ? "," : "", g[i]);
+    fc_buf_append(&gtext, "]", 1);
+    csv_cell(csv, gtext.data, 1);
+    fc_buf_free(&gtext);
+    for (size_t i = 0; i < s->ng; i++)
+        csv_number(csv, json_array_get(json_array_get(s->choices, i), (size_t)g[i]));
+    for (size_t o = 0; o < s->nobj; o++) {
+        char num[40];
+        fmt_double(s->obj[o].maximize ? -c->obj[o] : c->obj[o], num, sizeof num);
+        csv_cell(csv, num, 0);
+    }
+    if (s->builder) {
+        csv_number(csv, json_object_get(c->costs, "macs"));
+        csv_number(csv, json_object_get(c->costs, "flops"));
+        csv_number(csv, json_object_get(c->costs, "params"));
+    }
+    for (size_t d = 0; d < ndev; d++)
+        csv_number(csv, json_object_get(json_object_get(json_object_get(c->costs, "latency"), dev[d]), "ms"));
+    if (any_ft)
+        for (size_t o = 0; o < s->nobj; o++)
+            if (s->obj[o].cost == COST_NONE)
+                csv_number(csv, c->ft_state == ST_OK ? json_object_get(c->ft_output, s->obj[o].name) : NULL);
+    char gen[24];
+    snprintf(gen, sizeof gen, "%d", c->gen);
+    csv_cell(csv, gen, 0);
+    fc_buf_append(csv, "\n", 1);
+}
+
+/* front.csv: one line per front member, with the chosen values. */
+static int write_front_csv(const search *s, const size_t *members, size_t nf, char *err, size_t errsize)
+{
+    fc_buf csv = {0};
+    const char *dev[MAX_OBJ + MAX_CON];
+    size_t ndev = search_latency_devices(s, dev);
+    int any_ft = 0;
+    for (size_t f = 0; f < nf; f++)
+        any_ft |= s->cands[members[f]].ft_state != 0;
+    front_csv_header(s, dev, ndev, any_ft, &csv);
+    for (size_t f = 0; f < nf; f++)
+        front_csv_row(s, members[f], dev, ndev, any_ft, &csv);
+    int rc = -1;
+    if (!csv.data)
+        snprintf(err, errsize, "out of memory");
+    else
+        rc = write_file(s->out_dir, "front.csv", csv.data, csv.len, err, errsize);
+    fc_buf_free(&csv);
+    return rc;
+}
+
+/* history.csv: one line per finished generation, under a first line that
+ * states the normalization of the hypervolume. */
+static int write_history(const search *s, char *err, size_t errsize)
+{
+    fc_buf hist = {0};
     double lo[MAX_OBJ], hi[MAX_OBJ];
     int any = objective_ranges(s, lo, hi);
     fc_buf_printf(&hist, "# hypervolume: exact, of the measured feasible non-dominated genomes; objectives "
@@ -405,15 +380,33 @@ int search_write_outputs(const search *s, char *err, size_t errsize)
         fc_buf_printf(&hist, "%d,%zu,%zu,%zu,%zu,%zu,%s,%zu\n", st->gen, st->evaluations, st->attempts, st->failed,
                       st->pruned, fsize, num, st->outranked);
     }
-    if (!hist.data || write_file(s->out_dir, "history.csv", hist.data, hist.len, err, errsize))
-        goto out;
-    rc = 0;
-out:
+    int rc = -1;
+    if (!hist.data)
+        snprintf(err, errsize, "out of memory");
+    else
+        rc = write_file(s->out_dir, "history.csv", hist.data, hist.len, err, errsize);
+    fc_buf_free(&hist);
+    return rc;
+}
+
+int search_write_outputs(const search *s, char *err, size_t errsize)
+{
+    unsigned char *front = malloc(s->ncands ? s->ncands : 1);
+    size_t *members = malloc((s->ncands ? s->ncands : 1) * sizeof *members);
+    int rc = -1;
+    if (!front || !members) {
+        snprintf(err, errsize, "out of memory");
+    } else {
+        size_t nf = search_front(s, front), k = 0;
+        for (size_t i = 0; i < s->ncands; i++)
+            if (front[i])
+                members[k++] = i;
+        sort_ctx = s;
+        qsort(members, nf, sizeof *members, front_cmp);
+        rc = write_front_json(s, members, nf, err, errsize) || write_front_csv(s, members, nf, err, errsize) ||
+                     write_history(s, err, errsize) ? -1 : 0;
+    }
     free(front);
     free(members);
-    free(text);
-    json_decref(doc);
-    fc_buf_free(&csv);
-    fc_buf_free(&hist);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * search_service.c — what fmas-search asks fmasd: the space, the screen (or
- * estimate) of each generation, the observations, the refits (see search.h).
+ * estimate) of each generation, the observations, the refits (see
+ * search_service.h).
  * A request that fails after the client's retries ends the process with the
  * client's sentence: the journal keeps everything, a rerun resumes.
  */
@@ -9,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "search_log.h"
+#include "search_service.h"
+#include "search_spec.h"
+#include "search_state.h"
 
 /* ------------------------------------------------------------- service */
 

@@ -1,13 +1,13 @@
 /*
  * search_spec.c — what fmas-search is asked to optimize: --objectives and
- * --constraint parsed into objective and constraint records (see search.h).
+ * --constraint parsed into objective and constraint records (see search_spec.h).
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "search_spec.h"
 
 /* "latency@gap8", "macs", ... → cost kind and device; COST_NONE for a
  * metric name. Returns -1 with err on a malformed name. */
@@ -164,4 +164,43 @@ size_t search_latency_devices(const search *s, const char **dev)
             dev[n++] = d;
     }
     return n;
+}
+
+int search_cost_value(json_t *costs, cost_kind cost, const char *device, const char *unit, double *v)
+{
+    json_t *x = NULL;
+    switch (cost) {
+    case COST_MACS:
+        x = json_object_get(costs, "macs");
+        break;
+    case COST_FLOPS:
+        x = json_object_get(costs, "flops");
+        break;
+    case COST_PARAMS:
+        x = json_object_get(costs, "params");
+        break;
+    case COST_LATENCY: {
+        json_t *lat = json_object_get(json_object_get(costs, "latency"), device);
+        x = json_object_get(lat, unit && unit[0] && strcmp(unit, "ms") ? "total" : "ms");
+        break;
+    }
+    case COST_NONE:
+        break;
+    }
+    if (!json_is_number(x))
+        return -1;
+    *v = json_number_value(x);
+    return isfinite(*v) ? 0 : -1;
+}
+
+double search_violation(const search *s, json_t *costs)
+{
+    double viol = 0;
+    for (size_t k = 0; k < s->ncon; k++) {
+        const constraint *ct = &s->con[k];
+        double v;
+        if (!search_cost_value(costs, ct->cost, ct->device, ct->unit, &v) && v > ct->max)
+            viol += ct->max > 0 ? (v - ct->max) / ct->max : v - ct->max;
+    }
+    return viol;
 }

@@ -1,37 +1,22 @@
 /*
  * search_state.c — the cands of a search (one per genome ever made, found by
  * genome), and its journal: the records written as the search goes, and
- * their replay when a search resumes (see search.h).
+ * their replay when a search resumes (see search_state.h).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "search.h"
+#include "search_log.h"
+#include "search_spec.h"
+#include "search_state.h"
 
 /* -------------------------------------------------------------- cands */
 
 long search_cand_find(const search *s, const int *g)
 {
-    if (!s->mapcap)
-        return -1;
-    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(g, s->ng) & mask;
-    while (s->map[i]) {
-        size_t c = s->map[i] - 1;
-        if (!memcmp(cand_genome(s, c), g, s->ng * sizeof *g))
-            return (long)c;
-        i = (i + 1) & mask;
-    }
-    return -1;
-}
-
-static void map_insert(search *s, size_t c)
-{
-    size_t mask = s->mapcap - 1, i = (size_t)nsga2_genome_hash(cand_genome(s, c), s->ng) & mask;
-    while (s->map[i])
-        i = (i + 1) & mask;
-    s->map[i] = c + 1;
+    return nsga2_set_find(&s->known, g);
 }
 
 /* The cand of genome g, made (state ST_NEW, generation gen) if new. */
@@ -46,28 +31,13 @@ long search_cand_get(search *s, const int *g, int gen)
         if (!cs)
             return -1;
         s->cands = cs;
-        int *gs = realloc(s->genomes, cap * (s->ng ? s->ng : 1) * sizeof *gs);
-        if (!gs)
-            return -1;
-        s->genomes = gs;
         s->capcands = cap;
     }
-    if ((s->ncands + 1) * 2 > s->mapcap) {
-        size_t cap = s->mapcap ? 2 * s->mapcap : 512;
-        size_t *map = calloc(cap, sizeof *map);
-        if (!map)
-            return -1;
-        free(s->map);
-        s->map = map;
-        s->mapcap = cap;
-        for (size_t c = 0; c < s->ncands; c++)
-            map_insert(s, c);
-    }
+    if (nsga2_set_add(&s->known, g) != 1)
+        return -1;
     size_t c = s->ncands++;
     memset(&s->cands[c], 0, sizeof s->cands[c]);
     s->cands[c].gen = gen;
-    memcpy(s->genomes + c * s->ng, g, s->ng * sizeof *g);
-    map_insert(s, c);
     return (long)c;
 }
 
@@ -77,6 +47,24 @@ json_t *search_genome_json(const search *s, const int *g)
     for (size_t i = 0; i < s->ng; i++)
         json_array_append_new(a, json_integer(g[i]));
     return a;
+}
+
+json_t *search_named(const search *s, const int *genome)
+{
+    json_t *named = json_object();
+    for (size_t i = 0; i < s->ng; i++)
+        json_object_set(named, s->gene_names[i], json_array_get(json_array_get(s->choices, i), (size_t)genome[i]));
+    return named;
+}
+
+void search_genome_text(const search *s, const int *g, char *buf, size_t size)
+{
+    size_t n = 0;
+    n += (size_t)snprintf(buf, size, "[");
+    for (size_t i = 0; i < s->ng && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%d", i ? "," : "", g[i]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
 }
 
 /* A genome array of the journal or of an answer → g; -1 if malformed. */
@@ -113,15 +101,7 @@ static int cand_score(search *s, cand *c, char *why, size_t size)
         }
         c->obj[k] = o->maximize ? -v : v;
     }
-    c->viol = 0;
-    for (size_t k = 0; k < s->ncon; k++) {
-        const constraint *ct = &s->con[k];
-        double v;
-        if (search_cost_value(c->costs, ct->cost, ct->device, ct->unit, &v))
-            continue; /* screening judged it; nothing to add */
-        if (v > ct->max)
-            c->viol += ct->max > 0 ? (v - ct->max) / ct->max : v - ct->max;
-    }
+    c->viol = search_violation(s, c->costs);
     return 0;
 }
 
@@ -344,7 +324,6 @@ bad:
     free(text);
     return -1;
 }
-
 
 /* Apply a "screen" record to its cands (created if new, generation gen). */
 int search_apply_screen(search *s, json_t *rec)
