@@ -12,8 +12,8 @@
  * segment's order, and emits layers through a Lut_space_emitter; it must emit
  * the same layers for the same values, and depend on nothing else.
  */
-#ifndef FMAS_LUT_SPACE_INTERNAL_H
-#define FMAS_LUT_SPACE_INTERNAL_H
+#ifndef FMAS_SPACE_INTERNAL_H
+#define FMAS_SPACE_INTERNAL_H
 
 #include <stdarg.h>
 

@@ -35,8 +35,8 @@
  *   Calls that take one check every index and answer LUT_EINVAL otherwise;
  *   calls that fill one leave it unspecified when they fail.
  */
-#ifndef FMAS_LUT_SPACE_H
-#define FMAS_LUT_SPACE_H
+#ifndef FMAS_SPACE_H
+#define FMAS_SPACE_H
 
 #include <stddef.h>
 #include <stdint.h>
