@@ -196,12 +196,10 @@ void lut_key_init(lut_key *key)
         *attr_ptr(key, a) = LUT_UNSET;
 }
 
-int lut_key_canonicalize(lut_key *key, lut_error *err)
+/* op and dtype: [a-z0-9_] identifiers, zero-padded; dtype "" is "fp32". */
+static int canonical_names(lut_key *key, lut_error *err)
 {
     size_t len;
-    op_class cls;
-    const class_desc *cd;
-    int a;
 
     if (key->op[0] == '\0') {
         Lut_error_set(err, "op", "is required");
@@ -226,11 +224,16 @@ int lut_key_canonicalize(lut_key *key, lut_error *err)
         return LUT_EINVAL;
     }
     memset(key->dtype + len, 0, sizeof key->dtype - len);
+    return LUT_OK;
+}
 
-    /* Attributes the op does not use are ignored (reset, so that spelling
-     * them out never makes another key); those it uses are range-checked. */
-    cls = classify(key->op);
-    cd = &CLASSES[cls];
+/* Attributes the op does not use are ignored (reset, so that spelling them
+ * out never makes another key); those it uses are range-checked, and those
+ * it requires must be given. */
+static int check_attrs(lut_key *key, const class_desc *cd, lut_error *err)
+{
+    int a;
+
     for (a = 0; a < A_COUNT; a++) {
         int64_t v = attr_get(key, a);
         if (!(cd->uses & BIT(a))) {
@@ -255,7 +258,12 @@ int lut_key_canonicalize(lut_key *key, lut_error *err)
             return LUT_EINVAL;
         }
     }
+    return LUT_OK;
+}
 
+/* The defaults of the attributes every op may leave out. */
+static void fill_defaults(lut_key *key)
+{
     if (key->k == LUT_UNSET)
         key->k = 1;
     if (key->stride == LUT_UNSET)
@@ -270,7 +278,13 @@ int lut_key_canonicalize(lut_key *key, lut_error *err)
         key->bias = 0;
     if (key->bn == LUT_UNSET)
         key->bn = 0;
+}
 
+/* What each class of op implies: linear's default 1x1 size, the kept
+ * channel count of pools, upsampling and elementwise ops, concat's cin,
+ * conv's groups dividing both channel counts. */
+static int apply_class_rules(lut_key *key, op_class cls, lut_error *err)
+{
     switch (cls) {
     case OP_LINEAR:
         if (key->h == LUT_UNSET)
@@ -307,6 +321,22 @@ int lut_key_canonicalize(lut_key *key, lut_error *err)
     case OP_OTHER:
         break;
     }
+    return LUT_OK;
+}
+
+int lut_key_canonicalize(lut_key *key, lut_error *err)
+{
+    op_class cls;
+    int a, rc;
+
+    if ((rc = canonical_names(key, err)) != LUT_OK)
+        return rc;
+    cls = classify(key->op);
+    if ((rc = check_attrs(key, &CLASSES[cls], err)) != LUT_OK)
+        return rc;
+    fill_defaults(key);
+    if ((rc = apply_class_rules(key, cls, err)) != LUT_OK)
+        return rc;
 
     /* Sizes never given (unknown ops; out_h/out_w of ops other than
      * upsample) are 0 in canonical form. */
@@ -316,8 +346,7 @@ int lut_key_canonicalize(lut_key *key, lut_error *err)
 
     if (cls != OP_OTHER) {
         lut_cost cost;
-        int rc = lut_key_cost(key, &cost, err);
-        if (rc != 0)
+        if ((rc = lut_key_cost(key, &cost, err)) != 0)
             return rc;
     }
     return LUT_OK;

@@ -355,6 +355,135 @@ static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
     return rc;
 }
 
+/* Spread of y (weighted), for the internal scaling; 1 when y is
+ * constant. */
+static double target_scale(const Sur_train *t)
+{
+    double var = 0;
+    for (size_t i = 0; i < t->n; i++)
+        var += t->w[i] * (t->y[i] - t->ybar) * (t->y[i] - t->ybar);
+    var /= t->wsum;
+    return var > 0 ? sqrt(var) : 1.0;
+}
+
+/* The hyperparameters given by opt (gp_fixed), checked. */
+static int fixed_hyper(const sur_options *opt, Sur_gp *gp)
+{
+    if (!(opt->gp_signal_var > 0) || !(opt->gp_length > 0) ||
+        !(opt->gp_noise_var >= 0) || !isfinite(opt->gp_signal_var) ||
+        !isfinite(opt->gp_length) || !isfinite(opt->gp_noise_var))
+        return SUR_EINVAL;
+    gp->ell = opt->gp_length;
+    gp->g = opt->gp_noise_var / opt->gp_signal_var;
+    return SUR_OK;
+}
+
+/* 0 .. n-1 in a seeded random order (Fisher-Yates); NULL without memory. */
+static size_t *shuffled_rows(size_t n, uint64_t *rng)
+{
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    for (size_t i = 0; i < n - 1; i++) {
+        size_t j = i + (size_t)Sur_rng_below(rng, n - i);
+        size_t tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+    return idx;
+}
+
+/*
+ * Search (log l, log g) into theta when the rows outnumber gp_subset. The
+ * starts run on a seeded random subset of m rows (partial Fisher-Yates);
+ * the best point is then refined on nested subsets of 2m, 4m, ... rows and
+ * finally on all of them (full), each stage a short simplex from the
+ * previous optimum. The optimum moves with the number of rows (more rows
+ * support a longer length scale), and each stage needs few evaluations at
+ * a fraction of the cost of the next.
+ */
+static int subset_search(const Sur_train *t, const sur_options *opt,
+                         gp_problem *full, double ys, uint64_t *rng,
+                         double theta[2])
+{
+    const size_t n = t->n, m = opt->gp_subset;
+    gp_problem sub;
+    size_t *idx = shuffled_rows(n, rng);
+    if (!idx)
+        return SUR_ENOMEM;
+    int rc = problem_make(&sub, t, idx, m, ys);
+    if (!rc)
+        rc = search(&sub, opt, rng, theta);
+    double lo[2], hi[2];
+    memcpy(lo, sub.lo, sizeof lo);
+    memcpy(hi, sub.hi, sizeof hi);
+    problem_free(&sub);
+    for (size_t size = 2 * m; !rc && opt->gp_polish; size *= 2) {
+        gp_problem *stage = full;
+        if (size < n) {
+            rc = problem_make(&sub, t, idx, size, ys);
+            if (rc)
+                break;
+            stage = &sub;
+        }
+        memcpy(stage->lo, lo, sizeof lo);
+        memcpy(stage->hi, hi, sizeof hi);
+        double at[2], f;
+        static const double step[2] = {0.25, 0.5};
+        rc = simplex(stage, theta, step, opt->gp_polish, GP_POLISH_TOL, at,
+                     &f);
+        if (!rc && f < GP_BAD) {
+            theta[0] = at[0];
+            theta[1] = at[1];
+        }
+        if (stage == &sub)
+            problem_free(&sub);
+        if (size >= n)
+            break;
+    }
+    free(idx);
+    return rc;
+}
+
+/* With gp->ell and gp->g set: factor the full problem, keep what
+ * predictions need (the rows, alpha, the Cholesky factor, taken from full)
+ * and report the fit in info, in y units. */
+static int gp_finish(Sur_gp *gp, const Sur_train *t, const sur_options *opt,
+                     gp_problem *full, sur_model_info *info)
+{
+    const size_t n = t->n;
+    const double ys = gp->ys;
+    int rc = problem_factor(full, gp->ell, gp->g);
+    if (rc)
+        return rc;
+    gp->s2 = opt->gp_fixed ? opt->gp_signal_var / (ys * ys)
+                           : profiled_s2(full);
+    gp->jitter = full->jitter;
+
+    gp->z = malloc(n * t->d * sizeof *gp->z);
+    gp->alpha = malloc(n * sizeof *gp->alpha);
+    if (!gp->z || !gp->alpha)
+        return SUR_ENOMEM;
+    memcpy(gp->z, t->z, n * t->d * sizeof *gp->z);
+    for (size_t i = 0; i < n; i++)
+        gp->alpha[i] = gsl_vector_get(full->x, i);
+    gp->L = full->M;
+    full->M = NULL;
+
+    /* log p(y) in y units: K = ys^2 s2 A. */
+    double nn = (double)n;
+    info->gp_lml = -0.5 * full->q / gp->s2 -
+                   0.5 * (nn * log(ys * ys * gp->s2) + full->logdet) -
+                   0.5 * nn * GP_LOG_2PI;
+    info->gp_signal_var = ys * ys * gp->s2;
+    info->gp_length = gp->ell;
+    info->gp_noise_var = ys * ys * gp->s2 * gp->g;
+    info->gp_jitter = gp->jitter * ys * ys * gp->s2;
+    return SUR_OK;
+}
+
 int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
                sur_model_info *info)
 {
@@ -365,13 +494,7 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
     if (opt->gp_max_rows && n > opt->gp_max_rows)
         return SUR_ETOOBIG;
 
-    /* Spread of y (weighted), for the internal scaling. */
-    double var = 0;
-    for (size_t i = 0; i < n; i++)
-        var += t->w[i] * (t->y[i] - t->ybar) * (t->y[i] - t->ybar);
-    var /= t->wsum;
-    double ys = var > 0 ? sqrt(var) : 1.0;
-
+    double ys = target_scale(t);
     Sur_gp *gp = calloc(1, sizeof *gp);
     if (!gp)
         return SUR_ENOMEM;
@@ -380,121 +503,27 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
     gp->ybar = t->ybar;
     gp->ys = ys;
 
-    gp_problem full, sub;
-    memset(&sub, 0, sizeof sub);
+    gp_problem full;
     int rc = problem_make(&full, t, NULL, n, ys);
     if (rc) {
         Sur_gp_free(gp);
         return rc;
     }
     uint64_t rng = opt->seed ^ 0x6770u; /* "gp" */
-    double theta[2]; /* log l, log g */
-    if (opt->gp_fixed) {
-        if (!(opt->gp_signal_var > 0) || !(opt->gp_length > 0) ||
-            !(opt->gp_noise_var >= 0) || !isfinite(opt->gp_signal_var) ||
-            !isfinite(opt->gp_length) || !isfinite(opt->gp_noise_var)) {
-            rc = SUR_EINVAL;
-            goto done;
-        }
-        gp->ell = opt->gp_length;
-        gp->g = opt->gp_noise_var / opt->gp_signal_var;
-    } else if (opt->gp_subset && n > opt->gp_subset) {
-        /* The starts run on a seeded random subset of m rows (partial
-         * Fisher-Yates); the best point is then refined on nested subsets
-         * of 2m, 4m, ... rows and finally on all of them, each stage a
-         * short simplex from the previous optimum. The optimum moves with
-         * the number of rows (more rows support a longer length scale), and
-         * each stage needs few evaluations at a fraction of the cost of the
-         * next. */
-        size_t m = opt->gp_subset;
-        size_t *idx = malloc(n * sizeof *idx);
-        if (!idx) {
-            rc = SUR_ENOMEM;
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++)
-            idx[i] = i;
-        for (size_t i = 0; i < n - 1; i++) {
-            size_t j = i + (size_t)Sur_rng_below(&rng, n - i);
-            size_t tmp = idx[i];
-            idx[i] = idx[j];
-            idx[j] = tmp;
-        }
-        rc = problem_make(&sub, t, idx, m, ys);
-        if (!rc)
-            rc = search(&sub, opt, &rng, theta);
-        double lo[2], hi[2];
-        memcpy(lo, sub.lo, sizeof lo);
-        memcpy(hi, sub.hi, sizeof hi);
-        problem_free(&sub);
-        for (size_t size = 2 * m; !rc && opt->gp_polish; size *= 2) {
-            gp_problem *stage = &full;
-            if (size < n) {
-                rc = problem_make(&sub, t, idx, size, ys);
-                if (rc)
-                    break;
-                stage = &sub;
-            }
-            memcpy(stage->lo, lo, sizeof lo);
-            memcpy(stage->hi, hi, sizeof hi);
-            double at[2], f;
-            static const double step[2] = {0.25, 0.5};
-            rc = simplex(stage, theta, step, opt->gp_polish, GP_POLISH_TOL,
-                         at, &f);
-            if (!rc && f < GP_BAD) {
-                theta[0] = at[0];
-                theta[1] = at[1];
-            }
-            if (stage == &sub)
-                problem_free(&sub);
-            if (size >= n)
-                break;
-        }
-        free(idx);
-        if (rc)
-            goto done;
-    } else {
+    double theta[2];                    /* log l, log g */
+    if (opt->gp_fixed)
+        rc = fixed_hyper(opt, gp);
+    else if (opt->gp_subset && n > opt->gp_subset)
+        rc = subset_search(t, opt, &full, ys, &rng, theta);
+    else
         rc = search(&full, opt, &rng, theta);
-        if (rc)
-            goto done;
-    }
-
-    if (!opt->gp_fixed) {
+    if (!rc && !opt->gp_fixed) {
         gp->ell = exp(theta[0]);
         gp->g = exp(theta[1]);
     }
-    rc = problem_factor(&full, gp->ell, gp->g);
-    if (rc)
-        goto done;
-    gp->s2 = opt->gp_fixed ? opt->gp_signal_var / (ys * ys)
-                           : profiled_s2(&full);
-    gp->jitter = full.jitter;
-
-    gp->z = malloc(n * t->d * sizeof *gp->z);
-    gp->alpha = malloc(n * sizeof *gp->alpha);
-    if (!gp->z || !gp->alpha) {
-        rc = SUR_ENOMEM;
-        goto done;
-    }
-    memcpy(gp->z, t->z, n * t->d * sizeof *gp->z);
-    for (size_t i = 0; i < n; i++)
-        gp->alpha[i] = gsl_vector_get(full.x, i);
-    gp->L = full.M;
-    full.M = NULL;
-
-    /* log p(y) in y units: K = ys^2 s2 A. */
-    double nn = (double)n;
-    info->gp_lml = -0.5 * full.q / gp->s2 -
-                   0.5 * (nn * log(ys * ys * gp->s2) + full.logdet) -
-                   0.5 * nn * GP_LOG_2PI;
-    info->gp_signal_var = ys * ys * gp->s2;
-    info->gp_length = gp->ell;
-    info->gp_noise_var = ys * ys * gp->s2 * gp->g;
-    info->gp_jitter = gp->jitter * ys * ys * gp->s2;
-
-done:
+    if (!rc)
+        rc = gp_finish(gp, t, opt, &full, info);
     problem_free(&full);
-    problem_free(&sub);
     if (rc) {
         Sur_gp_free(gp);
         return rc;

@@ -751,9 +751,12 @@ int Sur_ridge_fit(const Sur_train *t, const sur_options *opt, Sur_ridge **out,
     return Sur_ridge_fit_as(t, opt, SUR_RIDGE_AUTO, 0.0, out, info);
 }
 
-int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
-                     Sur_ridge_route route, double fixed_lambda,
-                     Sur_ridge **out, sur_model_info *info)
+/* A new model for t's shape: the expanded terms (products and squares as
+ * configured, dropped when they would exceed ridge_max_terms), the route
+ * (dual when the rows are fewer than the terms, or as route forces) and
+ * the arrays every route keeps. NULL when out of memory. */
+static Sur_ridge *ridge_new(const Sur_train *t, const sur_options *opt,
+                            Sur_ridge_route route)
 {
     const size_t n = t->n, d = t->d;
     int products = opt->ridge_products != 0;
@@ -763,13 +766,10 @@ int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
         products = squares = 0;
         P = d;
     }
-    *out = NULL;
-    if (n < 2)
-        return SUR_ETOOFEW;
 
     Sur_ridge *r = calloc(1, sizeof *r);
     if (!r)
-        return SUR_ENOMEM;
+        return NULL;
     const int dual =
         route == SUR_RIDGE_AUTO ? n < P : route == SUR_RIDGE_DUAL;
     const size_t m = dual ? n - 1 : P;
@@ -783,123 +783,176 @@ int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
     r->ybar = t->ybar;
     r->inv_wsum = 1.0 / t->wsum;
 
-    int rc = SUR_OK;
-    double *xd = NULL, *yt = NULL, *c = NULL, *td = NULL, *ts = NULL;
-    double *z = NULL, *kd = NULL, *yt2 = NULL, y0 = 0;
-    const size_t mn = dual ? n : m;
-
-    /* A, then in place the reflectors (see below) */
+    /* A, then in place the reflectors (see tridiagonalize) */
     r->refl = malloc(m * m * sizeof *r->refl);
     r->tau = calloc(m, sizeof *r->tau);
     r->piv = malloc(m * sizeof *r->piv);
     r->low = malloc(m * sizeof *r->low);
-    r->beta = calloc(mn, sizeof *r->beta);
-    yt = malloc(n * sizeof *yt);
-    c = malloc(mn * sizeof *c);
-    td = malloc(m * sizeof *td);
-    ts = calloc(m, sizeof *ts);
-    z = malloc(mn * sizeof *z);
-    yt2 = malloc(2 * m * sizeof *yt2);
-    if (!r->refl || !r->tau || !r->piv || !r->low || !r->beta || !yt || !c ||
-        !td || !ts || !z || !yt2) {
-        rc = SUR_ENOMEM;
-        goto done;
+    r->beta = calloc(dual ? n : m, sizeof *r->beta);
+    if (!r->refl || !r->tau || !r->piv || !r->low || !r->beta) {
+        Sur_ridge_free(r);
+        return NULL;
     }
-    gsl_matrix_view Av = gsl_matrix_view_array(r->refl, m, m);
-    gsl_matrix *A = &Av.matrix;
-    /* Rows scaled by sqrt(w) after weighted centering: ordinary least
-     * squares on (X, yt) is weighted least squares on the data. */
-    double yy = 0;
-    for (size_t i = 0; i < n; i++) {
-        yt[i] = sqrt(t->w[i]) * (t->y[i] - t->ybar);
-        yy += yt[i] * yt[i];
-    }
+    return r;
+}
 
-    /* A = Q T Q^T, and c = Q^T X^T y (primal) or Q^T y (dual). */
-    if (dual) {
-        r->z = malloc(n * d * sizeof *r->z);
-        r->zt = malloc(n * d * sizeof *r->zt);
-        r->zt2 = malloc(n * d * sizeof *r->zt2);
-        r->w = malloc(n * sizeof *r->w);
-        r->em = malloc(n * sizeof *r->em);
-        r->h = malloc(n * sizeof *r->h);
-        kd = malloc(n * n * sizeof *kd);
-        if (!r->z || !r->zt || !r->zt2 || !r->w || !r->em || !r->h || !kd) {
-            rc = SUR_ENOMEM;
-            goto done;
-        }
-        memcpy(r->z, t->z, n * d * sizeof *r->z);
-        memcpy(r->w, t->w, n * sizeof *r->w);
-        for (size_t i = 0; i < n; i++)
-            for (size_t a = 0; a < d; a++) {
-                double v = t->z[i * d + a];
-                r->zt[a * n + i] = v;
-                r->zt2[a * n + i] = v * v;
-            }
-        gsl_matrix_view Kv = gsl_matrix_view_array(kd, n, n);
-        dual_gram(r, t->wsum, z, &Kv.matrix);
-        /* K sqrt(w) = 0 (the centering): with H0 taking sqrt(w) to e_0,
-         * H0 K H0 is 0 in row and column 0 and A is the rest, so that
-         * m = n - 1 and the residual degrees of freedom are a sum of
-         * positive terms (ldl_inv_trace). */
-        for (size_t i = 0; i < n; i++)
-            r->h[i] = sqrt(t->w[i]);
-        gsl_vector_view hv = gsl_vector_view_array(r->h, n);
-        r->tau0 = gsl_linalg_householder_transform(&hv.vector);
-        r->h[0] = 1.0;
-        deflate(kd, n, r->h, r->tau0, z, A);
-        memcpy(z, yt, n * sizeof *z);
-        house_apply(r->h, r->tau0, n, z);
-        y0 = z[0] * z[0];
-        memcpy(c, z + 1, m * sizeof *c);
-    } else {
-        r->mean = calloc(P, sizeof *r->mean);
-        xd = malloc(n * P * sizeof *xd);
-        if (!r->mean || !xd) {
-            rc = SUR_ENOMEM;
-            goto done;
-        }
-        gsl_matrix_view Xv = gsl_matrix_view_array(xd, n, P);
-        gsl_matrix *X = &Xv.matrix;
-        for (size_t i = 0; i < n; i++) {
-            double *row = xd + i * P;
-            expand_row(r, t->z + i * d, row);
-            for (size_t k = 0; k < P; k++)
-                r->mean[k] += t->w[i] * row[k];
-        }
-        for (size_t k = 0; k < P; k++)
-            r->mean[k] /= t->wsum;
-        for (size_t i = 0; i < n; i++) {
-            double sw = sqrt(t->w[i]), *row = xd + i * P;
-            for (size_t k = 0; k < P; k++)
-                row[k] = sw * (row[k] - r->mean[k]);
-        }
-        gram_lower(X, A);
-        gsl_vector_view yv = gsl_vector_view_array(yt, n);
-        gsl_vector_view cv = gsl_vector_view_array(c, P);
-        rc = Sur_gsl_rc(
-            gsl_blas_dgemv(CblasTrans, 1.0, X, &yv.vector, 0.0, &cv.vector));
-        if (rc)
-            goto done;
+/* What a fit needs only while it runs. */
+typedef struct ridge_work {
+    double *xd;      /* primal: n x P, the centered, scaled design X */
+    double *kd;      /* dual: n x n, the Gram matrix K */
+    double *yt;      /* n, sqrt(w) (y - ybar) */
+    double *c;       /* Q^T X^T y (primal, P) or Q^T y (dual, n) */
+    double *td, *ts; /* m each: the diagonal and subdiagonal of T */
+    double *z;       /* n (dual) or m: the solution, and scratch */
+    double *yt2;     /* 2 m, Sur_tridiag_reduce's workspace */
+    double yy;       /* y^T y of the scaled, centered targets */
+    double y0;       /* dual: the part of y^T y outside c */
+} ridge_work;
+
+static int work_alloc(ridge_work *w, const Sur_ridge *r)
+{
+    const size_t n = r->n, m = r->m, mn = r->dual ? n : m;
+    memset(w, 0, sizeof *w);
+    w->yt = malloc(n * sizeof *w->yt);
+    w->c = malloc(mn * sizeof *w->c);
+    w->td = malloc(m * sizeof *w->td);
+    w->ts = calloc(m, sizeof *w->ts);
+    w->z = malloc(mn * sizeof *w->z);
+    w->yt2 = malloc(2 * m * sizeof *w->yt2);
+    if (!w->yt || !w->c || !w->td || !w->ts || !w->z || !w->yt2)
+        return SUR_ENOMEM;
+    return SUR_OK;
+}
+
+static void work_free(ridge_work *w)
+{
+    free(w->xd);
+    free(w->kd);
+    free(w->yt2);
+    free(w->yt);
+    free(w->c);
+    free(w->td);
+    free(w->ts);
+    free(w->z);
+}
+
+/* Rows scaled by sqrt(w) after weighted centering: ordinary least squares
+ * on (X, yt) is weighted least squares on the data. */
+static void center_targets(const Sur_train *t, ridge_work *w)
+{
+    double yy = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        w->yt[i] = sqrt(t->w[i]) * (t->y[i] - t->ybar);
+        yy += w->yt[i] * w->yt[i];
     }
-    rc = Sur_tridiag_reduce(r->refl, m, r->tau, yt2);
+    w->yy = yy;
+}
+
+/* Dual: A is K with the centering's null vector deflated, and c = Q^T y
+ * waits for Q (tridiagonalize) in the deflated basis. The model keeps the
+ * training rows for its predictions. */
+static int setup_dual(Sur_ridge *r, const Sur_train *t, ridge_work *w,
+                      gsl_matrix *A)
+{
+    const size_t n = t->n, d = t->d, m = r->m;
+    r->z = malloc(n * d * sizeof *r->z);
+    r->zt = malloc(n * d * sizeof *r->zt);
+    r->zt2 = malloc(n * d * sizeof *r->zt2);
+    r->w = malloc(n * sizeof *r->w);
+    r->em = malloc(n * sizeof *r->em);
+    r->h = malloc(n * sizeof *r->h);
+    w->kd = malloc(n * n * sizeof *w->kd);
+    if (!r->z || !r->zt || !r->zt2 || !r->w || !r->em || !r->h || !w->kd)
+        return SUR_ENOMEM;
+    memcpy(r->z, t->z, n * d * sizeof *r->z);
+    memcpy(r->w, t->w, n * sizeof *r->w);
+    for (size_t i = 0; i < n; i++)
+        for (size_t a = 0; a < d; a++) {
+            double v = t->z[i * d + a];
+            r->zt[a * n + i] = v;
+            r->zt2[a * n + i] = v * v;
+        }
+    gsl_matrix_view Kv = gsl_matrix_view_array(w->kd, n, n);
+    dual_gram(r, t->wsum, w->z, &Kv.matrix);
+    /* K sqrt(w) = 0 (the centering): with H0 taking sqrt(w) to e_0,
+     * H0 K H0 is 0 in row and column 0 and A is the rest, so that
+     * m = n - 1 and the residual degrees of freedom are a sum of
+     * positive terms (ldl_inv_trace). */
+    for (size_t i = 0; i < n; i++)
+        r->h[i] = sqrt(t->w[i]);
+    gsl_vector_view hv = gsl_vector_view_array(r->h, n);
+    r->tau0 = gsl_linalg_householder_transform(&hv.vector);
+    r->h[0] = 1.0;
+    deflate(w->kd, n, r->h, r->tau0, w->z, A);
+    memcpy(w->z, w->yt, n * sizeof *w->z);
+    house_apply(r->h, r->tau0, n, w->z);
+    w->y0 = w->z[0] * w->z[0];
+    memcpy(w->c, w->z + 1, m * sizeof *w->c);
+    return SUR_OK;
+}
+
+/* Primal: A is G = X^T X of the expanded, weighted-centered rows, and
+ * c = X^T y (Q^T comes in tridiagonalize). */
+static int setup_primal(Sur_ridge *r, const Sur_train *t, ridge_work *w,
+                        gsl_matrix *A)
+{
+    const size_t n = t->n, d = t->d, P = r->P;
+    r->mean = calloc(P, sizeof *r->mean);
+    w->xd = malloc(n * P * sizeof *w->xd);
+    if (!r->mean || !w->xd)
+        return SUR_ENOMEM;
+    gsl_matrix_view Xv = gsl_matrix_view_array(w->xd, n, P);
+    gsl_matrix *X = &Xv.matrix;
+    for (size_t i = 0; i < n; i++) {
+        double *row = w->xd + i * P;
+        expand_row(r, t->z + i * d, row);
+        for (size_t k = 0; k < P; k++)
+            r->mean[k] += t->w[i] * row[k];
+    }
+    for (size_t k = 0; k < P; k++)
+        r->mean[k] /= t->wsum;
+    for (size_t i = 0; i < n; i++) {
+        double sw = sqrt(t->w[i]), *row = w->xd + i * P;
+        for (size_t k = 0; k < P; k++)
+            row[k] = sw * (row[k] - r->mean[k]);
+    }
+    gram_lower(X, A);
+    gsl_vector_view yv = gsl_vector_view_array(w->yt, n);
+    gsl_vector_view cv = gsl_vector_view_array(w->c, P);
+    return Sur_gsl_rc(
+        gsl_blas_dgemv(CblasTrans, 1.0, X, &yv.vector, 0.0, &cv.vector));
+}
+
+/* A = Q T Q^T: T into td and ts, the reflectors into r->refl, and c
+ * becomes Q^T c. */
+static int tridiagonalize(Sur_ridge *r, ridge_work *w, gsl_matrix *A)
+{
+    const size_t m = r->m;
+    int rc = Sur_tridiag_reduce(r->refl, m, r->tau, w->yt2);
     if (rc)
-        goto done;
+        return rc;
     /* T out; Householder vector i from column i below the subdiagonal
      * to row i right of the superdiagonal, which the decomposition leaves
      * alone, so that each is contiguous. */
     for (size_t i = 0; i < m; i++) {
-        td[i] = gsl_matrix_get(A, i, i);
+        w->td[i] = gsl_matrix_get(A, i, i);
         if (i + 1 < m)
-            ts[i] = gsl_matrix_get(A, i + 1, i);
+            w->ts[i] = gsl_matrix_get(A, i + 1, i);
         double *v = r->refl + i * m;
         for (size_t k = i + 2; k < m; k++)
             v[k] = gsl_matrix_get(A, k, i);
     }
-    apply_qt(r->refl, r->tau, m, c, 1, m);
+    apply_qt(r->refl, r->tau, m, w->c, 1, m);
+    return SUR_OK;
+}
 
-    /* The largest eigenvalue of T (Gershgorin bounds it), and the smallest
-     * above the rounding floor, for the bounds of the lambda grid. */
+/* The largest eigenvalue of T (Gershgorin bounds it), or 0 when the
+ * features do not vary; *below counts the eigenvalues under the rounding
+ * floor, for the smallest above it. Together the bounds of the lambda
+ * grid. */
+static double spectrum_top(const double *td, const double *ts, size_t m,
+                           size_t *below)
+{
     double gersh = 0;
     for (size_t i = 0; i < m; i++) {
         double g = fabs(td[i]) + (i ? fabs(ts[i - 1]) : 0.0) +
@@ -908,49 +961,60 @@ int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
             gersh = g;
     }
     double top = gersh > 0 ? sturm_kth(td, ts, m, m, 0.0, 1.01 * gersh) : 0.0;
-    size_t below = top > 0 ? sturm_below(td, ts, m, SPECTRAL_FLOOR * top) : m;
-    if (below >= m || !(top > 0))
+    *below = top > 0 ? sturm_below(td, ts, m, SPECTRAL_FLOOR * top) : m;
+    if (*below >= m || !(top > 0))
         top = 0.0; /* no variation */
-    r->top = top;
-    gcv_curve curve = {0, 0, (double)n - 1.0 - (double)m, td, ts, c, m, dual,
-                       yy, y0, r->piv, r->low, z};
-    double lambda;
+    return top;
+}
+
+/* lambda: 1 without variation (the model is the weighted mean), else
+ * fixed_lambda when positive, else GCV's minimum on the curve. */
+static int choose_lambda(gcv_curve *curve, double top, size_t below,
+                         double fixed_lambda, double *lambda)
+{
     if (top == 0.0) {
         /* No variation in the features: the model is the weighted mean. */
-        lambda = 1.0;
-    } else if (fixed_lambda > 0) {
-        lambda = fixed_lambda;
-    } else {
-        /* The centering took one degree of freedom (the intercept):
-         * tr(I - H) = n - 1 - sum s^2/(s^2 + l^2). */
-        curve.smax = sqrt(top);
-        curve.smin = sqrt(sturm_kth(td, ts, m, below + 1,
-                                    SPECTRAL_FLOOR * top, top));
-        rc = gcv_minimize(&curve, &lambda);
-        if (rc)
-            goto done;
+        *lambda = 1.0;
+        return SUR_OK;
     }
+    if (fixed_lambda > 0) {
+        *lambda = fixed_lambda;
+        return SUR_OK;
+    }
+    /* The centering took one degree of freedom (the intercept):
+     * tr(I - H) = n - 1 - sum s^2/(s^2 + l^2). */
+    curve->smax = sqrt(top);
+    curve->smin = sqrt(sturm_kth(curve->td, curve->ts, curve->m, below + 1,
+                                 SPECTRAL_FLOOR * top, top));
+    return gcv_minimize(curve, lambda);
+}
+
+/* At the chosen lambda: the coefficients, the residual variance and the
+ * fit's summary in info. */
+static int ridge_solve(Sur_ridge *r, const Sur_train *t, ridge_work *w,
+                       const gcv_curve *curve, double lambda,
+                       sur_model_info *info)
+{
+    const size_t n = r->n, m = r->m;
     double l2 = lambda * lambda, cz, zz, dof;
-    double rss = gcv_rss(&curve, l2, &cz, &zz, &dof);
+    double rss = gcv_rss(curve, l2, &cz, &zz, &dof);
     double trace = (double)n - 1.0 - dof;
-    if (isnan(rss)) {
-        rc = SUR_EFAILED;
-        goto done;
-    }
+    if (isnan(rss))
+        return SUR_EFAILED;
     r->lambda = lambda;
     r->mu = l2;
     /* z = (T + l^2)^-1 c; the coefficients are Q z, of e - m (primal)
      * or of X (e - m) (dual: b = X^T Q z). */
-    apply_q(r->refl, r->tau, m, z, 1, m);
-    if (dual) {
+    apply_q(r->refl, r->tau, m, w->z, 1, m);
+    if (r->dual) {
         r->beta[0] = 0.0;
-        memcpy(r->beta + 1, z, m * sizeof *z);
+        memcpy(r->beta + 1, w->z, m * sizeof *w->z);
         house_apply(r->h, r->tau0, n, r->beta);
     } else {
-        memcpy(r->beta, z, m * sizeof *z);
+        memcpy(r->beta, w->z, m * sizeof *w->z);
     }
     /* y^T (I + X X^T / l^2)^-1 y = l^2 y^T (K + l^2)^-1 y */
-    double shrunk = dual ? l2 * cz : yy - cz;
+    double shrunk = r->dual ? l2 * cz : w->yy - cz;
     if (shrunk < rss)
         shrunk = rss;
 
@@ -966,23 +1030,51 @@ int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
      * the predictive variance, stays meaningful. Kept above a hair of y's
      * spread. */
     double sigma2 = dof >= 1.0 ? rss / dof : shrunk / (double)(n - 1);
-    double floor2 = 1e-12 * (yy / t->wsum) + 1e-300;
+    double floor2 = 1e-12 * (w->yy / t->wsum) + 1e-300;
     r->sigma2 = sigma2 > floor2 ? sigma2 : floor2;
 
-    info->ridge_terms = P;
+    info->ridge_terms = r->P;
     info->ridge_lambda = lambda;
     info->ridge_dof = trace + 1.0;
     info->ridge_sigma2 = r->sigma2;
+    return SUR_OK;
+}
 
-done:
-    free(xd);
-    free(kd);
-    free(yt2);
-    free(yt);
-    free(c);
-    free(td);
-    free(ts);
-    free(z);
+int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
+                     Sur_ridge_route route, double fixed_lambda,
+                     Sur_ridge **out, sur_model_info *info)
+{
+    ridge_work w;
+    Sur_ridge *r;
+    int rc;
+
+    *out = NULL;
+    if (t->n < 2)
+        return SUR_ETOOFEW;
+    if (!(r = ridge_new(t, opt, route)))
+        return SUR_ENOMEM;
+    rc = work_alloc(&w, r);
+    if (rc == SUR_OK) {
+        gsl_matrix_view Av = gsl_matrix_view_array(r->refl, r->m, r->m);
+        center_targets(t, &w);
+        rc = r->dual ? setup_dual(r, t, &w, &Av.matrix)
+                     : setup_primal(r, t, &w, &Av.matrix);
+        if (rc == SUR_OK)
+            rc = tridiagonalize(r, &w, &Av.matrix);
+    }
+    if (rc == SUR_OK) {
+        size_t below;
+        double lambda;
+        r->top = spectrum_top(w.td, w.ts, r->m, &below);
+        gcv_curve curve = {.free_dof = (double)t->n - 1.0 - (double)r->m,
+                           .td = w.td, .ts = w.ts, .c = w.c, .m = r->m,
+                           .dual = r->dual, .yy = w.yy, .y0 = w.y0,
+                           .piv = r->piv, .low = r->low, .z = w.z};
+        rc = choose_lambda(&curve, r->top, below, fixed_lambda, &lambda);
+        if (rc == SUR_OK)
+            rc = ridge_solve(r, t, &w, &curve, lambda, info);
+    }
+    work_free(&w);
     if (rc) {
         Sur_ridge_free(r);
         return rc;

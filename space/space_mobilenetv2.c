@@ -15,7 +15,8 @@
  */
 #include <stdio.h>
 
-#include "space_internal.h"
+#include "space_head.h"
+#include "space_mobilenetv2.h"
 
 /* (t, c, n, s) of MobileNetV2. */
 static const int stages[7][4] = {

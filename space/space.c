@@ -1,13 +1,17 @@
 /*
  * space.c — the space core: creation and validation, genes and genomes,
- * subnet counting, expansion and the distinct layer set. Builders live in
- * space_<builder>.c, the coster in space_coster.c.
+ * subnet counting, expansion and the distinct layer set: the top of the
+ * layers listed in space_kit.h. Builders live in space_<builder>.c, found
+ * through space_builder.c; the coster is in space_coster.c.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gmp.h>
+
+#include "space_builder.h"
 #include "space_internal.h"
 
 struct lut_space {
@@ -25,68 +29,7 @@ struct lut_space {
     size_t max_layers;
 };
 
-struct Lut_space_draft {
-    size_t ngenes, gcap;
-    char (*names)[LUT_SPACE_GENE_NAME_MAX];
-    size_t *off, *nch;
-    long *gate;
-    double *choices;
-    size_t nchoices, chcap;
-    size_t nsegs, scap;
-    Lut_space_segment *segs;
-    lut_error *err;
-};
-
-static const Lut_space_builder_def builders[] = {
-    {LUT_SPACE_MOBILENETV2,
-     "DeepLabV3+ with a MobileNetV2 backbone, as deeplabv3plus_mobilenet of "
-     "DeepLabV3Plus-Pytorch: residual blocks may be skipped, every expansion "
-     "ratio narrowed, ASPP branches dropped and the ASPP and decoder widths "
-     "chosen; the largest genome is the pretrained network.",
-     Lut_space_define_mobilenetv2},
-    {LUT_SPACE_XCEPTION65,
-     "DeepLabV3+ with an aligned Xception-65 backbone and separable head: "
-     "middle-flow blocks may be skipped and their widths chosen, the exit "
-     "flow narrowed, ASPP branches dropped and the ASPP and decoder widths "
-     "chosen; the largest genome is the full network.",
-     Lut_space_define_xception65},
-};
-#define NBUILDERS (sizeof builders / sizeof builders[0])
-
-static const char *const builder_names[] = {LUT_SPACE_MOBILENETV2,
-                                            LUT_SPACE_XCEPTION65, NULL};
-
 /* ------------------------------------------------------------- helpers */
-
-int Lut_space_fail(lut_error *err, const char *field, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        err->row = -1;
-        snprintf(err->field, sizeof err->field, "%s", field ? field : "");
-        va_start(ap, fmt);
-        vsnprintf(err->reason, sizeof err->reason, fmt, ap);
-        va_end(ap);
-    }
-    return LUT_EINVAL;
-}
-
-int64_t Lut_space_conv_out(int64_t in, int64_t k, int64_t stride,
-                           int64_t dilation, int64_t pad)
-{
-    int64_t span = in + 2 * pad - dilation * (k - 1) - 1;
-    if (span < 0)
-        return 0;
-    return span / stride + 1;
-}
-
-/* Shortest text of a double that reads back as the same value. */
-static void format_number(double v, char *buf, size_t size)
-{
-    snprintf(buf, size, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, size, "%.17g", v);
-}
 
 static int id_valid(const char *s)
 {
@@ -102,76 +45,7 @@ static int id_valid(const char *s)
     return n >= 1 && n < LUT_SPACE_ID_MAX;
 }
 
-static int gene_name_valid(const char *s)
-{
-    size_t n = 0;
-    if (!s)
-        return 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return n >= 1 && n < LUT_SPACE_GENE_NAME_MAX;
-}
-
-/* ------------------------------------------------------------- emitting */
-
-int Lut_space_emit(Lut_space_emitter *em, const Lut_space_spec *L,
-                   const char *fmt, ...)
-{
-    char name[LUT_SPACE_LAYER_NAME_MAX];
-    lut_key key;
-    lut_cost cost;
-    size_t oplen;
-    int rc;
-
-    name[0] = '\0';
-    if (em->want_names) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(name, sizeof name, fmt, ap);
-        va_end(ap);
-    }
-    lut_key_init(&key);
-    oplen = strlen(L->op); /* key.op is zeroed: a bounded copy, no printf */
-    memcpy(key.op, L->op, oplen < sizeof key.op ? oplen : sizeof key.op - 1);
-    if (L->cin > 0)
-        key.cin = L->cin;
-    if (L->cout > 0)
-        key.cout = L->cout;
-    if (L->h > 0)
-        key.h = L->h;
-    if (L->w > 0)
-        key.w = L->w;
-    if (L->out_h > 0)
-        key.out_h = L->out_h;
-    if (L->out_w > 0)
-        key.out_w = L->out_w;
-    key.k = L->k > 0 ? L->k : 1;
-    key.stride = L->stride > 0 ? L->stride : 1;
-    key.dilation = L->dilation > 0 ? L->dilation : 1;
-    key.groups = L->groups > 0 ? L->groups : 1;
-    if (!strcmp(L->op, "conv2d") || !strcmp(L->op, "avgpool") ||
-        !strcmp(L->op, "maxpool"))
-        key.pad = L->pad;
-    key.bias = L->bias ? 1 : 0;
-    key.bn = L->bn ? 1 : 0;
-
-    rc = lut_key_canonicalize(&key, em->err);
-    if (rc == 0)
-        rc = lut_key_cost(&key, &cost, em->err);
-    if (rc != 0) {
-        if (em->err && em->want_names) {
-            char why[sizeof em->err->reason];
-            snprintf(why, sizeof why, "%s", em->err->reason);
-            Lut_space_fail(em->err, em->err->field, "layer %s: %s", name, why);
-        }
-        return rc;
-    }
-    return em->sink(em, name, &key, &cost);
-}
+/* ----------------------------------------------------- running segments */
 
 int Lut_space_run_combo(const lut_space *space, const Lut_space_segment *seg,
                         size_t combo, Lut_space_emitter *em)
@@ -202,121 +76,8 @@ static int run_genome(const lut_space *space, const Lut_space_segment *seg,
 
 /* ------------------------------------------------------------- building */
 
-long Lut_space_add_gene(Lut_space_draft *b, const char *name,
-                        const double *choices, size_t n, long gate)
-{
-    if (!gene_name_valid(name))
-        return Lut_space_fail(b->err, "name",
-                              "gene name must match "
-                              "[A-Za-z0-9._-]{1,31}");
-    if (b->ngenes >= LUT_SPACE_MAX_GENES)
-        return Lut_space_fail(b->err, "genes", "at most %d genes",
-                              LUT_SPACE_MAX_GENES);
-    for (size_t i = 0; i < b->ngenes; i++)
-        if (!strcmp(b->names[i], name))
-            return Lut_space_fail(b->err, name, "gene name given twice");
-    if (n < 1 || n > LUT_SPACE_MAX_CHOICES)
-        return Lut_space_fail(b->err, name,
-                              "a gene has 1..%d choices (got %zu)",
-                              LUT_SPACE_MAX_CHOICES, n);
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(choices[i]))
-            return Lut_space_fail(b->err, name,
-                                  "choice %zu is not a finite number", i);
-        for (size_t j = 0; j < i; j++)
-            if (choices[j] == choices[i]) {
-                char v[32];
-                format_number(choices[i], v, sizeof v);
-                return Lut_space_fail(b->err, name, "choice %s is given twice",
-                                      v);
-            }
-    }
-    if (gate >= (long)b->ngenes)
-        return LUT_EINVAL;
-
-    if (b->ngenes == b->gcap) {
-        size_t cap = b->gcap ? 2 * b->gcap : 64;
-        void *p;
-        if (!(p = realloc(b->names, cap * sizeof *b->names)))
-            return LUT_ENOMEM;
-        b->names = p;
-        if (!(p = realloc(b->off, cap * sizeof *b->off)))
-            return LUT_ENOMEM;
-        b->off = p;
-        if (!(p = realloc(b->nch, cap * sizeof *b->nch)))
-            return LUT_ENOMEM;
-        b->nch = p;
-        if (!(p = realloc(b->gate, cap * sizeof *b->gate)))
-            return LUT_ENOMEM;
-        b->gate = p;
-        b->gcap = cap;
-    }
-    if (b->nchoices + n > b->chcap) {
-        size_t cap = b->chcap ? b->chcap : 256;
-        void *p;
-        while (cap < b->nchoices + n)
-            cap *= 2;
-        if (!(p = realloc(b->choices, cap * sizeof *b->choices)))
-            return LUT_ENOMEM;
-        b->choices = p;
-        b->chcap = cap;
-    }
-    snprintf(b->names[b->ngenes], LUT_SPACE_GENE_NAME_MAX, "%s", name);
-    b->off[b->ngenes] = b->nchoices;
-    b->nch[b->ngenes] = n;
-    b->gate[b->ngenes] = gate;
-    memcpy(b->choices + b->nchoices, choices, n * sizeof *choices);
-    b->nchoices += n;
-    return (long)b->ngenes++;
-}
-
-int Lut_space_add_segment(Lut_space_draft *b, Lut_space_generator gen,
-                          const size_t *genes, size_t ngenes,
-                          const int64_t *args, size_t nargs)
-{
-    Lut_space_segment *seg;
-    size_t combos = 1;
-    if (ngenes > SPC_SEG_MAX_GENES || nargs > SPC_SEG_MAX_ARGS)
-        return LUT_EINVAL;
-    for (size_t j = 0; j < ngenes; j++) {
-        if (genes[j] >= b->ngenes)
-            return LUT_EINVAL;
-        combos *= b->nch[genes[j]];
-        if (combos > SPC_SEG_MAX_COMBOS)
-            return LUT_EINVAL;
-    }
-    if (b->nsegs == b->scap) {
-        size_t cap = b->scap ? 2 * b->scap : 32;
-        void *p = realloc(b->segs, cap * sizeof *b->segs);
-        if (!p)
-            return LUT_ENOMEM;
-        b->segs = p;
-        b->scap = cap;
-    }
-    seg = &b->segs[b->nsegs++];
-    memset(seg, 0, sizeof *seg);
-    seg->gen = gen;
-    seg->ngenes = ngenes;
-    if (ngenes)
-        memcpy(seg->genes, genes, ngenes * sizeof *genes);
-    if (nargs)
-        memcpy(seg->arg, args, nargs * sizeof *args);
-    seg->combos = combos;
-    return 0;
-}
-
-static void builder_release(Lut_space_draft *b)
-{
-    free(b->names);
-    free(b->off);
-    free(b->nch);
-    free(b->gate);
-    free(b->choices);
-    free(b->segs);
-}
-
-/* Move the builder's arrays into a new space (the builder is emptied). */
-static int space_from_builder(Lut_space_draft *b, const char *id,
+/* Move the draft's arrays into a new space (the draft is emptied). */
+static int space_from_draft(Lut_space_draft *b, const char *id,
                               const char *description, const char *builder,
                               lut_space **out)
 {
@@ -368,19 +129,14 @@ void lut_space_params_default(lut_space_params *p)
     p->output_stride = 16;
 }
 
-const char *const *lut_space_builders(void) { return builder_names; }
-
-static const Lut_space_builder_def *builder_find(const char *name)
+const char *const *lut_space_builders(void)
 {
-    for (size_t i = 0; name && i < NBUILDERS; i++)
-        if (!strcmp(builders[i].name, name))
-            return &builders[i];
-    return NULL;
+    return Lut_space_builder_names();
 }
 
 const char *lut_space_builder_description(const char *builder)
 {
-    const Lut_space_builder_def *d = builder_find(builder);
+    const Lut_space_builder_def *d = Lut_space_builder_find(builder);
     return d ? d->description : NULL;
 }
 
@@ -439,7 +195,7 @@ int lut_space_create(lut_space **out, const char *id, const char *description,
     *out = NULL;
     if ((rc = check_common(id, description, err)) != 0)
         return rc;
-    if (!(def = builder_find(builder)))
+    if (!(def = Lut_space_builder_find(builder)))
         return Lut_space_fail(err, "builder",
                               "unknown builder \"%.64s\"; known: "
                               "%s, %s",
@@ -462,15 +218,14 @@ int lut_space_create(lut_space **out, const char *id, const char *description,
                               "must be 16 or 8 (got %lld)",
                               (long long)p->output_stride);
 
-    memset(&b, 0, sizeof b);
-    b.err = err;
+    Lut_space_draft_init(&b, err);
     rc = def->define(&b, p, err);
     if (rc == 0)
-        rc = space_from_builder(&b, id,
+        rc = space_from_draft(&b, id,
                                 description && *description ? description
                                                             : def->description,
                                 def->name, &s);
-    builder_release(&b);
+    Lut_space_draft_release(&b);
     if (rc != 0)
         return rc;
     s->params = *p;
@@ -497,11 +252,10 @@ int lut_space_create_categorical(lut_space **out, const char *id,
     if (n < 1 || n > LUT_SPACE_MAX_GENES)
         return Lut_space_fail(err, "genes", "a space has 1..%d genes (got %zu)",
                               LUT_SPACE_MAX_GENES, n);
-    memset(&b, 0, sizeof b);
-    b.err = err;
+    Lut_space_draft_init(&b, err);
     for (size_t i = 0; i < n && rc == 0; i++) {
         long g;
-        if (!gene_name_valid(genes[i].name)) {
+        if (!Lut_space_gene_name_valid(genes[i].name)) {
             char field[32];
             snprintf(field, sizeof field, "genes/%zu/name", i);
             rc = Lut_space_fail(err, field,
@@ -519,8 +273,8 @@ int lut_space_create_categorical(lut_space **out, const char *id,
             rc = (int)g;
     }
     if (rc == 0)
-        rc = space_from_builder(&b, id, description ? description : "", "", &s);
-    builder_release(&b);
+        rc = space_from_draft(&b, id, description ? description : "", "", &s);
+    Lut_space_draft_release(&b);
     if (rc != 0)
         return rc;
     *out = s;
@@ -589,124 +343,60 @@ void lut_space_genome_canonicalize(const lut_space *s, int *genome)
 
 /* ------------------------------------------------------------- counting */
 
-/* Non-negative big numbers in base 1e9, least significant limb first. */
-#define BN_BASE 1000000000u
-#define BN_LIMBS (LUT_SPACE_COUNT_MAX / 9 + 2)
-typedef struct bignum {
-    size_t n;
-    uint32_t limb[BN_LIMBS];
-} bignum;
-
-static void bn_set(bignum *a, uint32_t v)
+/* 1 if some gene is switched off by gene i, else 0. */
+static int is_gate(const lut_space *s, size_t i)
 {
-    a->n = 1;
-    a->limb[0] = v;
-}
-
-static int bn_mul(bignum *a, const bignum *b)
-{
-    uint32_t r[2 * BN_LIMBS];
-    size_t n = a->n + b->n;
-    if (n > 2 * BN_LIMBS)
-        return LUT_EINVAL;
-    memset(r, 0, n * sizeof r[0]);
-    for (size_t i = 0; i < a->n; i++) {
-        uint64_t carry = 0;
-        for (size_t j = 0; j < b->n; j++) {
-            uint64_t t = (uint64_t)a->limb[i] * b->limb[j] + r[i + j] + carry;
-            r[i + j] = (uint32_t)(t % BN_BASE);
-            carry = t / BN_BASE;
-        }
-        for (size_t k = i + b->n; carry; k++) {
-            uint64_t t = r[k] + carry;
-            r[k] = (uint32_t)(t % BN_BASE);
-            carry = t / BN_BASE;
-        }
-    }
-    while (n > 1 && r[n - 1] == 0)
-        n--;
-    if (n > BN_LIMBS)
-        return LUT_EINVAL;
-    memcpy(a->limb, r, n * sizeof r[0]);
-    a->n = n;
+    for (size_t j = i + 1; j < s->ngenes; j++)
+        if (s->gate[j] == (long)i)
+            return 1;
     return 0;
 }
 
-static int bn_mul_small(bignum *a, uint32_t v)
+/* The networks gate i and the genes it switches make: its zero choices
+ * (the block skipped) plus its other choices times every combination of
+ * its genes. */
+static void gate_networks(const lut_space *s, size_t i, mpz_t out)
 {
-    bignum b;
-    bn_set(&b, v);
-    return bn_mul(a, &b);
+    const lut_space_gene *g = &s->genes[i];
+    unsigned long zeros = 0;
+
+    for (size_t c = 0; c < g->n_choices; c++)
+        if (g->choices[c] == 0)
+            zeros++;
+    mpz_set_ui(out, g->n_choices - zeros);
+    for (size_t j = i + 1; j < s->ngenes; j++)
+        if (s->gate[j] == (long)i)
+            mpz_mul_ui(out, out, s->genes[j].n_choices);
+    mpz_add_ui(out, out, zeros);
 }
 
-static int bn_add_small(bignum *a, uint32_t v)
-{
-    uint64_t carry = v;
-    for (size_t i = 0; carry; i++) {
-        uint64_t t;
-        if (i == a->n) {
-            if (a->n == BN_LIMBS)
-                return LUT_EINVAL;
-            a->limb[a->n++] = 0;
-        }
-        t = a->limb[i] + carry;
-        a->limb[i] = (uint32_t)(t % BN_BASE);
-        carry = t / BN_BASE;
-    }
-    return 0;
-}
-
-static int bn_format(const bignum *a, char *buf, size_t size)
-{
-    size_t len = 0;
-    for (size_t i = a->n; i-- > 0;) {
-        int m = i + 1 == a->n
-                    ? snprintf(buf + len, size - len, "%u", a->limb[i])
-                    : snprintf(buf + len, size - len, "%09u", a->limb[i]);
-        if (m < 0 || (size_t)m >= size - len)
-            return LUT_EINVAL;
-        len += (size_t)m;
-    }
-    return (int)len;
-}
-
+/* Exact with GMP: a categorical space of 1024 genes of 256 choices has
+ * 256^1024 networks, 2467 decimal digits. */
 int lut_space_count(const lut_space *s, char *buf, size_t size)
 {
-    bignum total, factor;
-    int rc = 0;
+    mpz_t total, factor;
+    int len;
 
     if (size == 0)
         return LUT_EINVAL;
-    bn_set(&total, 1);
-    for (size_t i = 0; i < s->ngenes && rc == 0; i++) {
-        const lut_space_gene *g = &s->genes[i];
-        uint32_t zeros = 0;
-        int is_gate = 0;
-
+    mpz_init_set_ui(total, 1);
+    mpz_init(factor);
+    for (size_t i = 0; i < s->ngenes; i++) {
         if (s->gate[i] >= 0)
             continue; /* counted with its gate */
-        for (size_t j = i + 1; j < s->ngenes; j++)
-            if (s->gate[j] == (long)i)
-                is_gate = 1;
-        if (!is_gate) {
-            rc = bn_mul_small(&total, (uint32_t)g->n_choices);
+        if (!is_gate(s, i)) {
+            mpz_mul_ui(total, total, s->genes[i].n_choices);
             continue;
         }
-        for (size_t c = 0; c < g->n_choices; c++)
-            if (g->choices[c] == 0)
-                zeros++;
-        bn_set(&factor, (uint32_t)g->n_choices - zeros);
-        for (size_t j = i + 1; j < s->ngenes && rc == 0; j++)
-            if (s->gate[j] == (long)i)
-                rc = bn_mul_small(&factor, (uint32_t)s->genes[j].n_choices);
-        if (rc == 0)
-            rc = bn_add_small(&factor, zeros);
-        if (rc == 0)
-            rc = bn_mul(&total, &factor);
+        gate_networks(s, i, factor);
+        mpz_mul(total, total, factor);
     }
-    if (rc != 0)
-        return rc;
-    return bn_format(&total, buf, size);
+    len = gmp_snprintf(buf, size, "%Zd", total);
+    mpz_clear(factor);
+    mpz_clear(total);
+    if (len < 0 || (size_t)len >= size)
+        return LUT_EINVAL;
+    return len;
 }
 
 /* -------------------------------------------------------------- genomes */
@@ -748,7 +438,7 @@ static void format_choices(const lut_space_gene *g, char *buf, size_t size)
     for (size_t c = 0; c < g->n_choices; c++) {
         char v[32];
         size_t m;
-        format_number(g->choices[c], v, sizeof v);
+        Lut_space_format_number(g->choices[c], v, sizeof v);
         m = strlen(v) + (c ? 2 : 0);
         if (len + m + 5 >= size) {
             memcpy(buf + len, c ? ", ..." : "...", c ? 5 : 3);
@@ -790,7 +480,7 @@ int lut_space_genome_from_values(const lut_space *s, const char *const *names,
         if (c == g->n_choices) {
             char v[32], list[140];
             if (isfinite(values[p]))
-                format_number(values[p], v, sizeof v);
+                Lut_space_format_number(values[p], v, sizeof v);
             else
                 snprintf(v, sizeof v, "%s", "(not finite)");
             format_choices(g, list, sizeof list);

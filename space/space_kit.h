@@ -1,23 +1,33 @@
 /*
- * space_internal.h — what the space core (space.c), the coster
- * (space_coster.c) and the builders (space_<builder>.c) share. Not installed,
- * not for callers of the library: cross-file internals are Lut_space_* (the
- * Lut_* rule of lut_internal.h).
+ * space_kit.h — the builder toolkit: what a builder uses to describe its
+ * network, and the lowest layer of space/. Not installed, not for callers
+ * of the library: cross-file internals are Lut_space_* (the Lut_* rule of
+ * lut_internal.h).
+ *
+ * The layers of space/, each using only those below it:
+ *   space_kit        genes and segments on a draft, emitting layers (here)
+ *   space_head       the DeepLabV3+ head, shared by the builders
+ *   space_<builder>  one builder each (space_mobilenetv2, space_xception65)
+ *   space_builder    the registry of the built-in builders
+ *   space            the public API of space.h: spaces, genomes, expansion
+ *   space_coster     the per-segment coster of space.h
  *
  * A builder's define function declares genes (Lut_space_add_gene) and segments
- * (Lut_space_segment) on a Lut_space_draft. A segment names up to
+ * (Lut_space_add_segment) on a Lut_space_draft. A segment names up to
  * SPC_SEG_MAX_GENES genes and holds up to SPC_SEG_MAX_ARGS integers of fixed
  * context (channel counts, spatial sizes, strides) computed once from the space
  * parameters. Its generator receives the chosen VALUES of its genes, in the
  * segment's order, and emits layers through a Lut_space_emitter; it must emit
  * the same layers for the same values, and depend on nothing else.
  */
-#ifndef FMAS_LUT_SPACE_INTERNAL_H
-#define FMAS_LUT_SPACE_INTERNAL_H
+#ifndef FMAS_SPACE_KIT_H
+#define FMAS_SPACE_KIT_H
 
-#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#include "space.h"
+#include "lut.h"
+#include "space_params.h"
 
 #define SPC_SEG_MAX_GENES 8
 #define SPC_SEG_MAX_ARGS 16
@@ -80,8 +90,27 @@ int Lut_space_emit(Lut_space_emitter *em, const Lut_space_spec *layer,
 int64_t Lut_space_conv_out(int64_t in, int64_t k, int64_t stride,
                            int64_t dilation, int64_t pad);
 
-/* The space under construction. */
-typedef struct Lut_space_draft Lut_space_draft;
+/*
+ * The space under construction: genes (names, choices, gates) and segments
+ * in growing arrays. Builders use it only through the calls below; the
+ * space core (space.c) moves the arrays into the space it creates.
+ */
+typedef struct Lut_space_draft {
+    size_t ngenes, gcap;
+    char (*names)[LUT_SPACE_GENE_NAME_MAX];
+    size_t *off, *nch; /* each gene's first choice in choices, and count */
+    long *gate;
+    double *choices;
+    size_t nchoices, chcap;
+    size_t nsegs, scap;
+    Lut_space_segment *segs;
+    lut_error *err; /* where add_gene reports a bad gene */
+} Lut_space_draft;
+
+/* An empty draft that reports to err (may be NULL); release frees what it
+ * still holds and may be called on a draft whose arrays were moved out. */
+void Lut_space_draft_init(Lut_space_draft *b, lut_error *err);
+void Lut_space_draft_release(Lut_space_draft *b);
 
 /* Add a gene (choices copied, integral values for builder genes); gate is
  * the index of the gene whose value 0 switches this one off, or -1. Returns
@@ -98,43 +127,10 @@ int Lut_space_add_segment(Lut_space_draft *b, Lut_space_generator gen,
 int Lut_space_fail(lut_error *err, const char *field, const char *fmt, ...)
     SPC_PRINTF(3, 4);
 
-/* The DeepLabV3+ head (space_head.c): its seven genes ("aspp.branch1..3",
- * "aspp.pool", "aspp.width", "decoder.low_level", "decoder.width", in that
- * order) and its segments, appended after the backbone's. */
-typedef struct Lut_space_head {
-    int64_t cin;          /* channels of the ASPP input */
-    int64_t h, w;         /* its size */
-    int64_t low_cin;      /* channels of the low-level feature */
-    int64_t low_h, low_w; /* its size */
-    int64_t rates[3];     /* atrous rates of branches 1..3 */
-    int64_t num_classes;
-    int64_t input_size;
-    int separable; /* separable atrous branches and decoder convs */
-} Lut_space_head;
+/* 1 if s is a valid gene name ([A-Za-z0-9._-]{1,31}), else 0. */
+int Lut_space_gene_name_valid(const char *s);
 
-int Lut_space_add_head(Lut_space_draft *b, const Lut_space_head *h);
-
-/* A built-in builder: validates nothing that lut_space_create already
- * checked (the generic parameter ranges) but anything builder-specific. */
-typedef struct Lut_space_builder_def {
-    const char *name;
-    const char *description;
-    int (*define)(Lut_space_draft *b, const lut_space_params *p,
-                  lut_error *err);
-} Lut_space_builder_def;
-
-int Lut_space_define_mobilenetv2(Lut_space_draft *b, const lut_space_params *p,
-                                 lut_error *err);
-int Lut_space_define_xception65(Lut_space_draft *b, const lut_space_params *p,
-                                lut_error *err);
-
-/* What the coster needs of a space. */
-size_t Lut_space_segment_count(const lut_space *space);
-const Lut_space_segment *Lut_space_segment_at(const lut_space *space, size_t i);
-
-/* Run segment seg for its combination index combo (mixed radix over its
- * genes, the first gene varying slowest). */
-int Lut_space_run_combo(const lut_space *space, const Lut_space_segment *seg,
-                        size_t combo, Lut_space_emitter *em);
+/* The shortest text of a double that reads back as the same value. */
+void Lut_space_format_number(double v, char *buf, size_t size);
 
 #endif

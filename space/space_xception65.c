@@ -23,7 +23,8 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "space_internal.h"
+#include "space_head.h"
+#include "space_xception65.h"
 
 #define MIDDLE_BLOCKS 16
 #define MIDDLE_FIRST 4

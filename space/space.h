@@ -35,40 +35,18 @@
  *   Calls that take one check every index and answer LUT_EINVAL otherwise;
  *   calls that fill one leave it unspecified when they fail.
  */
-#ifndef FMAS_LUT_SPACE_H
-#define FMAS_LUT_SPACE_H
+#ifndef FMAS_SPACE_H
+#define FMAS_SPACE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "lut.h"
+#include "space_params.h" /* limits, builder names, lut_space_params */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define LUT_SPACE_ID_MAX 65 /* space ids: [a-z0-9._-]{1,64} */
-#define LUT_SPACE_GENE_NAME_MAX                                                \
-    32                          /* gene names: [A-Za-z0-9._-]{1,31}; they      \
-                                   fit lut_error.field whole */
-#define LUT_SPACE_DESC_MAX 1025 /* descriptions: at most 1024 bytes */
-#define LUT_SPACE_MAX_GENES 1024
-#define LUT_SPACE_MAX_CHOICES 256
-#define LUT_SPACE_LAYER_NAME_MAX                                               \
-    80                           /* module paths, e.g.                         \
-                                    "backbone.high_level_features.16.conv.1.0" */
-#define LUT_SPACE_COUNT_MAX 2560 /* room for any subnet count in decimal */
-
-/* The built-in builders. */
-#define LUT_SPACE_MOBILENETV2 "deeplabv3plus-mobilenetv2"
-#define LUT_SPACE_XCEPTION65 "deeplabv3plus-xception65"
-
-/* Fixed parameters of a builder space; zero in a categorical space. */
-typedef struct lut_space_params {
-    int64_t input_size;    /* square input, 32..2048 */
-    int64_t num_classes;   /* 1..1000 */
-    int64_t output_stride; /* 16, or 8 */
-} lut_space_params;
 
 /* The defaults: 513, 21 (PASCAL VOC), 16. */
 void lut_space_params_default(lut_space_params *p);

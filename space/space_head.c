@@ -19,7 +19,7 @@
  */
 #include <stdio.h>
 
-#include "space_internal.h"
+#include "space_head.h"
 
 static const double keep_choices[] = {0, 1};
 static const double aspp_width_choices[] = {64, 128, 192, 256};

@@ -1,0 +1,14 @@
+/*
+ * space_mobilenetv2.h — the deeplabv3plus-mobilenetv2 builder (its layers
+ * and genes: space_mobilenetv2.c, docs/spaces.md). Internal, as space_kit.h.
+ */
+#ifndef FMAS_SPACE_MOBILENETV2_H
+#define FMAS_SPACE_MOBILENETV2_H
+
+#include "space_kit.h"
+
+/* Declare the space's genes and segments on b (see space_builder.h). */
+int Lut_space_define_mobilenetv2(Lut_space_draft *b, const lut_space_params *p,
+                                 lut_error *err);
+
+#endif
