@@ -87,8 +87,9 @@ def include_edges(root, files):
     return edges
 
 
-def object_files(build):
-    """(source path relative to the root, object path) for each C object."""
+def object_files(root, build):
+    """(source path relative to the root, object path) for each C object
+    whose source still exists (a build dir may keep objects of moved files)."""
     seen = {}
     for dirpath, _, names in os.walk(build):
         for name in names:
@@ -102,13 +103,15 @@ def object_files(build):
                 continue
             subdir = head.split("CMakeFiles")[0]
             rel = rel[: -len(".o")].replace("__" + os.sep, ".." + os.sep)
-            seen.setdefault(os.path.normpath(os.path.join(subdir, rel)), obj)
+            src = os.path.normpath(os.path.join(subdir, rel))
+            if os.path.isfile(os.path.join(root, src)):
+                seen.setdefault(src, obj)
     return seen
 
 
-def call_edges(build):
+def call_edges(root, build):
     defined, undefined = {}, {}
-    for src, obj in object_files(build).items():
+    for src, obj in object_files(root, build).items():
         out = subprocess.run(["nm", obj], capture_output=True, text=True,
                              check=True).stdout
         for line in out.splitlines():
@@ -299,7 +302,7 @@ def main(argv):
     files = list(c_files(root))
     edges = include_edges(root, files)
     if build:
-        merge(edges, call_edges(build))
+        merge(edges, call_edges(root, build))
     pyedges, _ = python_edges(root)
     findings = []
     for comp in cycles(edges) + cycles(pyedges):
