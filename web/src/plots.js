@@ -5,6 +5,13 @@
 import uPlot from 'uplot';
 import { h } from './dom.js';
 
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+
+/** Axis ticks: 250M rather than 250,000,000. */
+function ticks(u, splits) {
+  return splits.map((v) => (v === null || v === undefined ? '' : Math.abs(v) >= 1e4 ? compact.format(v) : String(+v.toFixed(6))));
+}
+
 function sizeOf(el, height) {
   return { width: Math.max(320, el.clientWidth || 600), height };
 }
@@ -21,9 +28,11 @@ function followWidth(el, u, height) {
 
 /**
  * A chart in el. cfg: {height, xLabel, yLabel, series: [{label, color,
- * points: true, line: false, dash}], errors: (u) => [[lo[], hi[]] per series
- * or null], diagonal: bool, describe: (idx, seriesIdx) => text, bars: bool}.
- * Returns {set(data), destroy()}; data is uPlot's [xs, ys1, ys2, ...].
+ * points: true, line: false, dash, size, fill, errorColor}], diagonal: bool,
+ * square: () => [lo, hi] (the same range on both axes), describe: (idx) => text,
+ * bars: bool}.
+ * Returns {set(data, errorBars), destroy()}; data is uPlot's [xs, ys1, ys2, ...]
+ * (xs ascending); errorBars[s - 1] = [lo[], hi[]] or null for series s.
  */
 export function chart(el, cfg) {
   const height = cfg.height || 320;
@@ -51,15 +60,13 @@ export function chart(el, cfg) {
     ...sizeOf(box, height),
     series,
     scales: { x: { time: false } },
-    axes: [{ label: cfg.xLabel, size: 40 }, { label: cfg.yLabel, size: 64 }],
+    axes: [{ label: cfg.xLabel, size: 40, values: ticks }, { label: cfg.yLabel, size: 64, values: ticks }],
     legend: { show: true, live: false },
-    cursor: { points: { size: 8 }, focus: { prox: 16 } },
-    focus: { alpha: 0.4 },
+    cursor: { points: { size: 8 } },
     hooks: {
       setCursor: [(u) => {
         const idx = u.cursor.idx;
-        const si = u.series.findIndex((s, i) => i > 0 && s._focus) || 1;
-        info.textContent = idx == null ? '\u00a0' : (cfg.describe?.(idx, si > 0 ? si : 1) || '\u00a0');
+        info.textContent = idx == null ? '\u00a0' : (cfg.describe?.(idx) || '\u00a0');
       }],
       draw: [(u) => {
         if (cfg.diagonal) drawDiagonal(u);

@@ -97,7 +97,7 @@ function renderAnswer(space, expand, result, lutVersions, pred) {
     h('div', { class: 'label' }, label), h('div', { class: 'value', dataset: { k, v: String(v) } }, value));
   const predicted = pred.predicted
     ? Object.entries(pred.predicted).map(([m, p]) => (p
-      ? figure(`predicted ${m}`, `${fmtFix(p.mean, 3)} ± ${fmtFix(p.std, 3)}`, `predicted-${m}`, p.mean)
+      ? figure(`predicted ${m}`, `${fmtFix(p.mean, 4)} ± ${fmtFix(p.std, 4)}`, `predicted-${m}`, p.mean)
       : figure(`predicted ${m}`, '–', `predicted-${m}`, '')))
     : [];
   const parts = [h('div', { class: 'figures' },

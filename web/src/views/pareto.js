@@ -75,7 +75,7 @@ export function renderPareto(state, observed, { onCost, onControls }) {
       x === 'latency' ? figure('incomplete latency', fmtInt(lowerBounds.length), 'incomplete', lowerBounds.length) : null),
     el,
     lowerBounds.length ? h('p', { class: 'note' }, 'Hollow points: latency known only in part (rows missing from the table), a lower bound; they are not on the front.') : null,
-    frontTable(front, x, state, onCost));
+    frontTable(front, x, state, onCost, lowerBounds.length));
   drawFront(el, key, { points, lowerBounds, front, x, xLabel, state });
 }
 
@@ -108,7 +108,10 @@ function drawFront(el, key, { points, lowerBounds, front, x, xLabel, state }) {
   el.dataset.front = String(front.length);
 }
 
-function frontTable(front, x, state, onCost) {
+function frontTable(front, x, state, onCost, lowerBounds) {
+  if (!front.length && lowerBounds) {
+    return h('p', { class: 'note' }, `No observed genome has a complete latency on ${state.device}: its table lacks layers they use (see the coverage). Choose MACs or another device.`);
+  }
   if (!front.length) return h('p', { class: 'note' }, 'No costed observation yet.');
   const cost = (p) => (x === 'latency' ? fmtMs(p.cost) : fmtInt(p.cost));
   return h('details', { open: front.length <= 12 },
