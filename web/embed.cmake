@@ -11,11 +11,14 @@ if(EXISTS "${IN}")
   # 0x.., with a line break every 32 bytes.
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){32})" "\\1\n    " bytes "${bytes}")
-  file(WRITE "${OUT}" "${head}"
+  file(WRITE "${OUT}.tmp" "${head}"
     "static const unsigned char page[${size}] = {\n    ${bytes}\n};\n\n"
     "const fm_web_page fm_dashboard_page = {page, sizeof page, \"\\\"${tag}\\\"\", \"text/html; charset=utf-8\"};\n")
 else()
-  file(WRITE "${OUT}" "${head}"
+  file(WRITE "${OUT}.tmp" "${head}"
     "/* web/dist/index.html was not built: GET / answers 503. */\n"
     "const fm_web_page fm_dashboard_page = {NULL, 0, NULL, NULL};\n")
 endif()
+# Only a changed page touches OUT, so fmasd is not rebuilt for nothing.
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")

@@ -15,7 +15,7 @@ before(async () => {
   if (first.status === 503) {
     const problem = await first.json();
     await server.stop();
-    skip(`fmasd was built without the dashboard (${problem.detail})`);
+    skip(`GET / answers 503: ${problem.detail}`);
   }
 });
 
