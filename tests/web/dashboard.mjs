@@ -205,6 +205,7 @@ test('pareto: observations and the measured front on latency, then on MACs', asy
   await page.selectOption('#pick-device', CPU);
   await waitRefreshAfter(before);
   exp = await expected(server, small, CPU);
+  assert.equal(await page.getAttribute('#pareto-plot', 'data-xlabel'), `latency on ${CPU} (ms)`);
   assert.equal((await figure('#pareto', 'incomplete')).v, '0');
   assert.equal((await figure('#pareto', 'costed')).v, String(exp.groups.length));
   assert.equal(await page.getAttribute('#pareto-plot', 'data-points'), String(exp.groups.length));
@@ -287,6 +288,31 @@ test('pareto: the page follows a running search without a reload', async (t) => 
   assert.deepEqual(keys, [genome.join(',')]);
   assert.equal((await figure('#pareto', 'front')).v, '1');
   await shot('pareto-live', '#pareto');
+});
+
+test('a categorical space: predictions only, and the views say why the rest is empty', async () => {
+  const space = await server.api('POST', '/v1/spaces', { id: 'dash-cat', genes: [0, 1, 2, 3].map((i) => (
+    { name: `g${i}`, choices: [1, 2, 3, 4, 5] })) }, 201);
+  const obs = [];
+  for (let i = 0; i < 30; i++) {
+    const genome = [i % 5, (i * 2) % 5, (i * 3) % 5, Math.floor(i / 5) % 5];
+    obs.push({ genome, metric: 'pixel_acc', value: 0.5 + 0.05 * genome[0] + 0.01 * genome[3] });
+  }
+  await server.api('POST', '/v1/spaces/dash-cat/observations', { observations: obs }, 201);
+  const s = await fitted(server, 'dash-cat', 30, 120000, 'pixel_acc', 'default');
+  await open('space=dash-cat');
+  assert.match(await page.locator('#coverage .body').textContent(), /categorical space/);
+  assert.match(await page.locator('#pareto .body').textContent(), /categorical space has no costs/);
+  assert.equal((await figure('#surrogate', 'model')).text, s.model);
+  assert.equal(await page.getAttribute('#parity', 'data-points'), String(s.distinct));
+  await page.fill('#genome', '[4, 3, 2, 1]');
+  await page.click('#cost-submit');
+  await page.waitForSelector('#cost-out[data-state="done"]');
+  const est = await server.api('POST', '/v1/spaces/dash-cat/estimate', { devices: [], genomes: [[4, 3, 2, 1]] });
+  near(Number((await figure('#cost', 'predicted-pixel_acc')).v), est.results[0].predicted.pixel_acc.mean, 'prediction');
+  assert.equal(await page.locator('#cost [data-k="macs"]').count(), 0);
+  assert.deepEqual(space.genomes.max, [4, 4, 4, 4]);
+  await shot('page-categorical');
 });
 
 test('an API error is shown, not swallowed', async () => {

@@ -76,10 +76,10 @@ export async function seedObservations(srv, space, n, repeats, seed) {
 }
 
 /** Wait until the surrogate has been fitted on every observation. */
-export async function fitted(srv, spaceId, n, timeoutMs = 300000) {
+export async function fitted(srv, spaceId, n, timeoutMs = 300000, metric = METRIC, fidelity = FIDELITY) {
   const t0 = Date.now();
   for (;;) {
-    const s = await srv.api('GET', `/v1/spaces/${spaceId}/surrogate?metric=${METRIC}&fidelity=${FIDELITY}`);
+    const s = await srv.api('GET', `/v1/spaces/${spaceId}/surrogate?metric=${metric}&fidelity=${fidelity}`);
     if (s.status === 'fitted' && s.n === n) return s;
     if (Date.now() - t0 > timeoutMs) throw new Error(`no fitted surrogate within ${timeoutMs} ms: ${JSON.stringify(s)}`);
     await new Promise((r) => setTimeout(r, 200));

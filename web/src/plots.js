@@ -39,6 +39,8 @@ export function chart(el, cfg) {
   const info = h('div', { class: 'plot-info' }, '\u00a0');
   const box = h('div', { class: 'plot-box' });
   el.replaceChildren(box, info);
+  el.dataset.xlabel = cfg.xLabel; // the axes are drawn on the canvas
+  el.dataset.ylabel = cfg.yLabel;
   let errors = null;
   const series = [{ label: cfg.xLabel }];
   for (const s of cfg.series) {

@@ -59,7 +59,7 @@ export function renderPareto(state, observed, { onCost, onControls }) {
     h('div', { class: 'label' }, label), h('div', { class: 'value', dataset: { k, v: String(v) } }, value));
   const costed = points.length + lowerBounds.length;
   let el = $('#pareto-plot');
-  const key = `${state.space.id}|${state.metric}|${state.fidelity}|${x}|${state.goal}`;
+  const key = `${state.space.id}|${state.metric}|${state.fidelity}|${observed.device}|${x}|${state.goal}`;
   if (!el || key !== plotKey) {
     plot?.destroy();
     plot = null;
