@@ -26,3 +26,37 @@ fmas_deps() {
         return 1
     fi
 }
+
+# The dashboard (web/): Node.js and npm build its page, Chromium runs its
+# browser tests. Not fatal: without them fmasd builds (GET / then says how
+# to build the page) and the browser tests skip with a SKIP line.
+fmas_web_deps() {
+    local missing=()
+    command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "fmas: installing for the dashboard: ${missing[*]}" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+          { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } >&2 && return 0
+    fi
+    echo "fmas: could not install ${missing[*]}: the dashboard's browser tests will skip" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+}
+
+# Builds web/dist/index.html (npm ci when package-lock.json is newer than
+# node_modules, then npm run build), which the fmasd build embeds.
+fmas_web_build() {
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "fmas: npm not found: fmasd is built without the dashboard (GET / answers 503)" >&2
+        return 1
+    fi
+    (
+        cd web &&
+        { [ node_modules/.package-lock.json -nt package-lock.json ] ||
+          npm ci --no-audit --no-fund --loglevel=error; } &&
+        npm run --silent build
+    ) || { echo "fmas: building web/ failed: fmasd is built without the dashboard (GET / answers 503)" >&2; return 1; }
+}

@@ -5,6 +5,8 @@
 #include "server.h"
 
 const fm_route fm_routes[] = {
+    {"GET", "/", h_dashboard},
+    {"HEAD", "/", h_dashboard},
     {"GET", "/v1/health", h_health},
     {"GET", "/metrics", h_metrics},
     {"GET", "/v1/devices", h_device_list},

@@ -61,6 +61,7 @@ int fm_route_match(const char *method, const char *path, char *pathbuf,
 int fm_load_bundled(fm_server *srv);
 
 /* Handlers, one per route (server/routes.c lists them). */
+void h_dashboard(fm_request *rq, fm_response *rs);
 void h_health(fm_request *rq, fm_response *rs);
 void h_metrics(fm_request *rq, fm_response *rs);
 void h_device_list(fm_request *rq, fm_response *rs);

@@ -730,7 +730,7 @@ CASES = [
     Case("unknown-device-list", "GET", "/v1/devices/nope/lut", None, {}, 404, "not-found",
          {"parameter": "name"}),
     Case("unknown-route", "GET", "/v1/nothing", None, {}, 404, "not-found"),
-    Case("unknown-route-root", "GET", "/", None, {}, 404, "not-found"),
+    Case("unknown-route-root", "GET", "/nothing", None, {}, 404, "not-found"),
     Case("unknown-route-v2", "GET", "/v2/health", None, {}, 404, "not-found"),
     Case("unknown-route-deeper", "GET", f"/v1/devices/{DEV}/lut/extra", None, {}, 404, "not-found"),
     Case("unknown-route-post", "POST", "/v1/estimates", J(est_body()), JSON_CT, 404, "not-found"),

@@ -20,6 +20,8 @@ CANON = {"op": "conv2d", "cin": 32, "cout": 64, "k": 3, "stride": 1, "dilation":
 
 # (method, path, success status, error statuses the route can answer)
 ENDPOINTS = [
+    ("get", "/", "200", ["503"]),
+    ("head", "/", "200", ["503"]),
     ("get", "/v1/health", "200", []),
     ("get", "/metrics", "200", []),
     ("get", "/v1/devices", "200", []),
