@@ -286,6 +286,17 @@ typedef struct sur_selection {
 int sur_fit_best(const sur_data *data, const sur_options *opt,
                  sur_model **out, sur_selection *sel);
 
+/*
+ * sur_fit_best, also handing back the chosen kind's held-out predictions:
+ * heldout_mean[i] and heldout_std[i] (n each, caller-owned; either may be
+ * NULL) are row i's predictive mean and std from the model fitted on the
+ * other folds, the numbers its CV figures were computed from. Written only
+ * on success.
+ */
+int sur_fit_best_heldout(const sur_data *data, const sur_options *opt,
+                         sur_model **out, sur_selection *sel,
+                         double *heldout_mean, double *heldout_std);
+
 /* --------------------------------------------------------- statistics */
 
 /*

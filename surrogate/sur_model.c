@@ -289,20 +289,15 @@ static int cv_figures(const sur_data *data, const double *mean,
     return SUR_OK;
 }
 
+/* CV figures of one kind; mean and std (n each) receive the held-out
+ * predictions. */
 static int cross_validate(sur_kind kind, const sur_data *data,
                           const sur_options *opt, const unsigned *fold,
-                          unsigned k, sur_cv *out)
+                          unsigned k, sur_cv *out, double *mean, double *std)
 {
-    const size_t n = data->n;
-    double *mean = malloc(n * sizeof *mean);
-    double *std = malloc(n * sizeof *std);
-    int rc = mean && std ? SUR_OK : SUR_ENOMEM;
-    if (!rc)
-        rc = cv_predict(kind, data, opt, fold, k, mean, std);
+    int rc = cv_predict(kind, data, opt, fold, k, mean, std);
     if (!rc)
         rc = cv_figures(data, mean, std, k, out);
-    free(mean);
-    free(std);
     return rc;
 }
 
@@ -322,17 +317,43 @@ int sur_cross_validate(sur_kind kind, const sur_data *data,
     if (data->n < 3)
         return SUR_ETOOFEW;
     unsigned *fold = malloc(data->n * sizeof *fold), k;
-    if (!fold)
-        return SUR_ENOMEM;
-    rc = assign_folds(data->n, opt, fold, &k);
+    double *mean = malloc(data->n * sizeof *mean);
+    double *std = malloc(data->n * sizeof *std);
+    rc = fold && mean && std ? assign_folds(data->n, opt, fold, &k) : SUR_ENOMEM;
     if (!rc)
-        rc = cross_validate(kind, data, opt, fold, k, out);
+        rc = cross_validate(kind, data, opt, fold, k, out, mean, std);
     free(fold);
+    free(mean);
+    free(std);
     return rc;
+}
+
+/* The kind with the best CV figures among those not failed nor tried:
+ * higher Kendall tau, then lower RMSE, then the lower kind; -1 if none. */
+static int best_untried(const sur_selection *sel, const int *tried)
+{
+    int best = -1;
+    for (int kind = 0; kind < SUR_N_KINDS; kind++) {
+        if (sel->rc[kind] || tried[kind])
+            continue;
+        if (best < 0 ||
+            sel->cv[kind].kendall_tau > sel->cv[best].kendall_tau ||
+            (sel->cv[kind].kendall_tau == sel->cv[best].kendall_tau &&
+             sel->cv[kind].rmse < sel->cv[best].rmse))
+            best = kind;
+    }
+    return best;
 }
 
 int sur_fit_best(const sur_data *data, const sur_options *opt,
                  sur_model **out, sur_selection *sel)
+{
+    return sur_fit_best_heldout(data, opt, out, sel, NULL, NULL);
+}
+
+int sur_fit_best_heldout(const sur_data *data, const sur_options *opt,
+                         sur_model **out, sur_selection *sel,
+                         double *heldout_mean, double *heldout_std)
 {
     sur_options defaults;
     sur_selection local;
@@ -351,45 +372,43 @@ int sur_fit_best(const sur_data *data, const sur_options *opt,
         return rc;
     if (data->n < 3)
         return SUR_ETOOFEW;
-    unsigned *fold = malloc(data->n * sizeof *fold), k;
-    if (!fold)
-        return SUR_ENOMEM;
-    rc = assign_folds(data->n, opt, fold, &k);
-    if (rc) {
-        free(fold);
-        return rc;
-    }
+    const size_t n = data->n;
+    unsigned *fold = malloc(n * sizeof *fold), k;
+    /* held-out predictions of every kind, kept until the winner is known */
+    double *pred = malloc(2 * SUR_N_KINDS * n * sizeof *pred);
+    rc = fold && pred ? assign_folds(n, opt, fold, &k) : SUR_ENOMEM;
     int cv_ok = 0;
-    for (int kind = 0; kind < SUR_N_KINDS; kind++) {
-        sel->rc[kind] =
-            cross_validate((sur_kind)kind, data, opt, fold, k, &sel->cv[kind]);
+    for (int kind = 0; kind < SUR_N_KINDS && !rc; kind++) {
+        double *mean = pred + 2 * (size_t)kind * n;
+        sel->rc[kind] = cross_validate((sur_kind)kind, data, opt, fold, k,
+                                       &sel->cv[kind], mean, mean + n);
         cv_ok += sel->rc[kind] == 0;
     }
     free(fold);
-    if (!cv_ok)
-        return SUR_EFAILED;
+    if (!rc && !cv_ok)
+        rc = SUR_EFAILED;
     /* Best first; a kind whose refit on all rows fails (it may need more
      * than the folds gave it) hands over to the next. */
     int tried[SUR_N_KINDS] = {0};
-    for (;;) {
-        int best = -1;
-        for (int kind = 0; kind < SUR_N_KINDS; kind++) {
-            if (sel->rc[kind] || tried[kind])
-                continue;
-            if (best < 0 ||
-                sel->cv[kind].kendall_tau > sel->cv[best].kendall_tau ||
-                (sel->cv[kind].kendall_tau == sel->cv[best].kendall_tau &&
-                 sel->cv[kind].rmse < sel->cv[best].rmse))
-                best = kind;
+    while (!rc) {
+        int best = best_untried(sel, tried);
+        if (best < 0) {
+            rc = SUR_EFAILED;
+            break;
         }
-        if (best < 0)
-            return SUR_EFAILED;
         tried[best] = 1;
-        rc = fit_rows((sur_kind)best, data, NULL, data->n, opt, out);
-        if (rc == SUR_OK) {
+        int frc = fit_rows((sur_kind)best, data, NULL, n, opt, out);
+        if (frc == SUR_OK) {
             sel->best = (sur_kind)best;
-            return SUR_OK;
+            const double *mean = pred + 2 * (size_t)best * n;
+            if (heldout_mean)
+                memcpy(heldout_mean, mean, n * sizeof *mean);
+            if (heldout_std)
+                memcpy(heldout_std, mean + n, n * sizeof *mean);
+            break;
         }
-        sel->rc[best] = rc;
+        sel->rc[best] = frc;
     }
+    free(pred);
+    return rc;
 }

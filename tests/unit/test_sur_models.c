@@ -605,6 +605,51 @@ static void test_fit_best_small_and_folds(void **state)
     assert_int_equal(cv.folds, 10);
 }
 
+/* The held-out predictions handed back are the ones the winner's CV
+ * figures come from, and differ from the refitted model's in-sample ones. */
+static void test_fit_best_heldout(void **state)
+{
+    (void)state;
+    uint64_t s = 61;
+    enum { N = 60, D = 3 };
+    double x[N * D], y[N], mean[N], std[N], fit[N], fstd[N];
+    make_data(&s, N, D, -1, 1, quadratic3, 0.2, x, y);
+    sur_data data = {N, D, x, y, NULL};
+    sur_selection sel, plain;
+    sur_model *m = NULL, *m2 = NULL;
+    assert_int_equal(sur_fit_best_heldout(&data, NULL, &m, &sel, mean, std), 0);
+    assert_int_equal(sur_fit_best(&data, NULL, &m2, &plain), 0);
+    assert_int_equal(sel.best, plain.best);
+    const sur_cv *cv = &sel.cv[sel.best];
+    double tau, se = 0;
+    size_t in2 = 0;
+    assert_int_equal(sur_kendall_tau(y, mean, N, &tau), 0);
+    for (int i = 0; i < N; i++) {
+        assert_true(std[i] > 0);
+        se += (y[i] - mean[i]) * (y[i] - mean[i]);
+        in2 += fabs(y[i] - mean[i]) <= 2 * std[i];
+    }
+    assert_float_equal(tau, cv->kendall_tau, 1e-12);
+    assert_float_equal(sqrt(se / N), cv->rmse, 1e-12);
+    assert_float_equal((double)in2 / N, cv->coverage_2sigma, 1e-12);
+    assert_int_equal(sur_predict(m, x, N, fit, fstd, NULL), 0);
+    int differ = 0;
+    for (int i = 0; i < N; i++)
+        differ += fabs(fit[i] - mean[i]) > 1e-9;
+    assert_true(differ > 0);
+    sur_model_free(m);
+    sur_model_free(m2);
+    /* NULL outputs are allowed; too few rows write nothing */
+    assert_int_equal(sur_fit_best_heldout(&data, NULL, &m, NULL, NULL, std), 0);
+    sur_model_free(m);
+    mean[0] = 12345;
+    sur_data d2 = {2, D, x, y, NULL};
+    assert_int_equal(sur_fit_best_heldout(&d2, NULL, &m, NULL, mean, std),
+                     SUR_ETOOFEW);
+    assert_null(m);
+    assert_true(mean[0] == 12345);
+}
+
 /* Same inputs and seed, same model bit for bit; another seed may differ
  * only in what the seed drives. */
 static void test_deterministic(void **state)
@@ -777,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_calibration),
         cmocka_unit_test(test_rank_quality_grows_with_n),
         cmocka_unit_test(test_fit_best_small_and_folds),
+        cmocka_unit_test(test_fit_best_heldout),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_shared_between_threads),
         cmocka_unit_test(test_bad_input),
