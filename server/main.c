@@ -241,17 +241,12 @@ static void fm_fit_stored(fm_server *srv)
     if (fm_spaces_list(&srv->spaces, &all, &n))
         return;
     for (size_t i = 0; i < n; i++) {
-        fm_obs_set *set = &all[i]->obs;
-        pthread_rwlock_rdlock(&set->lock);
-        for (size_t j = 0; j < set->n; j++) {
-            int seen = 0;
-            for (size_t k = 0; k < j && !seen; k++)
-                seen = !strcmp(set->items[k].metric, set->items[j].metric) &&
-                       !strcmp(set->items[k].fidelity, set->items[j].fidelity);
-            if (!seen)
-                fm_fitter_schedule(srv->fitter, all[i], set->items[j].metric, set->items[j].fidelity, 1);
-        }
-        pthread_rwlock_unlock(&set->lock);
+        fm_obs_pair *pairs = NULL;
+        size_t np = 0;
+        if (fm_obs_pairs(all[i]->obs, &pairs, &np) == 0)
+            for (size_t j = 0; j < np; j++)
+                fm_fitter_schedule(srv->fitter, all[i], pairs[j].metric, pairs[j].fidelity, 1);
+        free(pairs);
         fm_spaces_release(all[i]);
     }
     free(all);

@@ -10,8 +10,8 @@
 
 #include "http.h"
 #include "lut.h"
+#include "fitter.h"
 #include "metrics.h"
-#include "models.h"
 #include "spaces.h"
 
 typedef struct fm_config {
