@@ -2,6 +2,7 @@
  * h_estimate.c — POST /v1/estimate: the cost of networks given as layer
  * lists, on any number of devices, each from exactly one LUT version.
  */
+#include "h_estimate.h"
 
 #include <stdio.h>
 #include <stdlib.h>

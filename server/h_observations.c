@@ -1,6 +1,7 @@
 /*
  * h_observations.c — POST and GET /v1/spaces/{id}/observations.
  */
+#include "h_observations.h"
 
 #include <math.h>
 #include <stdio.h>

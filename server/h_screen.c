@@ -5,6 +5,7 @@
  * candidates are made in one batch from those costs, and sur_screen
  * decides against the observed points (observations.c's distinct genomes).
  */
+#include "h_screen.h"
 
 #include <math.h>
 #include <stdio.h>

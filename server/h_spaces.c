@@ -2,6 +2,7 @@
  * h_spaces.c — search spaces: list, describe, register, delete, expand a
  * genome into layers, the profiler's to-do list, and batch costing.
  */
+#include "h_spaces.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,7 @@
  * h_surrogate.c — the surrogate of a space's metric: its state, and refits
  * on demand.
  */
+#include "h_surrogate.h"
 
 #include <stdio.h>
 #include <string.h>

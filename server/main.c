@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "daemon.h"
+#include "routes.h"
 #include "server.h"
 
 #ifndef FMAS_VERSION
@@ -189,7 +190,8 @@ static int load_bundled_device(fm_server *srv, const char *dir, const char *name
     return 0;
 }
 
-int fm_load_bundled(fm_server *srv)
+/* Load the bundled tables of cfg.tables_dir once per data directory. */
+static int load_bundled(fm_server *srv)
 {
     const char *dir = srv->cfg.tables_dir;
     if (!dir[0])
@@ -365,11 +367,11 @@ int main(int argc, char **argv)
         return 1;
     }
     fm_fit_stored(&srv);
-    if (fm_load_bundled(&srv))
+    if (load_bundled(&srv))
         log_line("some bundled tables did not load; the service runs without them");
 
-    struct MHD_Daemon *daemon = NULL;
-    rc = fm_daemon_start(&srv, &daemon);
+    fm_daemon *daemon = NULL;
+    rc = fm_daemon_start(&srv, &fm_routes, &daemon);
     if (rc) {
         fprintf(stderr, "fmasd: cannot listen on %s:%u: %s\n", cfg->listen_host, cfg->listen_port,
                 strerror(rc));
@@ -393,12 +395,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     log_line("signal %d: finishing in-flight requests", sig);
-    MHD_quiesce_daemon(daemon);
-    for (int i = 0; i < 1000 && atomic_load(&srv.inflight) > 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    MHD_stop_daemon(daemon);
+    fm_daemon_stop(daemon);
     fm_fitter_stop(srv.fitter);
     fm_spaces_destroy(&srv.spaces);
     lut_store_close(srv.store);
