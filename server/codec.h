@@ -14,7 +14,7 @@
 
 #include "http.h"
 #include "lut.h"
-#include "metrics.h"
+#include "buf.h"
 
 /* Parse a request body as JSON (duplicate keys rejected). On failure
  * answers 400 malformed-body in rs and returns NULL. A Content-Type other

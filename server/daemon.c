@@ -1,6 +1,5 @@
 /*
- * daemon.c — the libmicrohttpd daemon: per-request context, body reading
- * under the size cap, dispatch through the router table, and the response.
+ * daemon.c — the libmicrohttpd daemon (see daemon.h).
  */
 #include "daemon.h"
 
@@ -8,13 +7,21 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
-#include "server.h"
+#include <microhttpd.h>
+
+struct fm_daemon {
+    struct MHD_Daemon *mhd;
+    fm_server *srv;
+    const fm_router *router;
+    atomic_long inflight; /* requests being read or handled */
+};
 
 typedef struct request_ctx {
     uint64_t t_start;
@@ -36,23 +43,7 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static const char *route_label(int r)
-{
-    if (r < 0 || (size_t)r >= fm_nroutes)
-        return NULL;
-    /* Only the first route of a pattern carries the label. */
-    for (int i = 0; i < r; i++)
-        if (strcmp(fm_routes[i].pattern, fm_routes[r].pattern) == 0)
-            return NULL;
-    return fm_routes[r].pattern;
-}
-
-int fm_render_metrics(fm_server *srv, fm_buf *out)
-{
-    return fm_metrics_render(&srv->metrics, out, route_label);
-}
-
-static enum MHD_Result send_response(struct MHD_Connection *conn, fm_server *srv,
+static enum MHD_Result send_response(struct MHD_Connection *conn, fm_daemon *d,
                                      request_ctx *ctx, const char *method, fm_response *rs)
 {
     char *body = NULL;
@@ -85,7 +76,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, fm_server *srv
         MHD_add_response_header(resp, rs->header_names[i], rs->header_values[i]);
     enum MHD_Result ret = MHD_queue_response(conn, rs->status, resp);
     MHD_destroy_response(resp);
-    fm_metrics_record(&srv->metrics, ctx->pattern, method, rs->status, now_ns() - ctx->t_start);
+    fm_metrics_record(&d->srv->metrics, ctx->pattern, method, rs->status, now_ns() - ctx->t_start);
     return ret;
 }
 
@@ -102,87 +93,88 @@ static void media_type(const char *header, char *out, size_t size)
     out[n] = '\0';
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+static enum MHD_Result too_large(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
+                                 const char *method)
 {
-    (void)version;
-    fm_server *srv = cls;
-    request_ctx *ctx = *con_cls;
     fm_response rs = {0};
+    fm_problem(&rs, 413, "body-too-large", NULL, "the body is larger than the limit of %zu bytes",
+               d->srv->cfg.max_body);
+    return send_response(conn, d, ctx, method, &rs);
+}
 
-    if (!ctx) {
-        ctx = calloc(1, sizeof *ctx);
-        if (!ctx)
-            return MHD_NO;
-        *con_cls = ctx;
-        atomic_fetch_add(&srv->inflight, 1);
-        ctx->t_start = now_ns();
-        ctx->route = fm_route_match(method, url, ctx->pathbuf, sizeof ctx->pathbuf, ctx->params,
-                                    &ctx->nparams, ctx->allow, sizeof ctx->allow, &ctx->pattern);
-        /* Answer what needs no body before reading it. */
-        if (ctx->route == -1) {
-            fm_problem(&rs, 404, "not-found", NULL, "no route for %s", url);
-            return send_response(conn, srv, ctx, method, &rs);
-        }
-        if (ctx->route == -2) {
-            fm_problem(&rs, 405, "method-not-allowed", NULL, "%s is not allowed on %s (allowed: %s)",
-                       method, url, ctx->allow);
-            fm_add_header(&rs, "Allow", "%s", ctx->allow);
-            return send_response(conn, srv, ctx, method, &rs);
-        }
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > srv->cfg.max_body) {
-                fm_problem(&rs, 413, "body-too-large", NULL,
-                           "the body is larger than the limit of %zu bytes", srv->cfg.max_body);
-                return send_response(conn, srv, ctx, method, &rs);
-            }
-        }
-        return MHD_YES;
+/* The first call of a request: route it, and answer what needs no body
+ * (unknown path, wrong method, a declared length over the cap). */
+static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, const char *url,
+                                     const char *method, void **con_cls)
+{
+    request_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return MHD_NO;
+    *con_cls = ctx;
+    atomic_fetch_add(&d->inflight, 1);
+    ctx->t_start = now_ns();
+    ctx->route = fm_router_match(d->router, method, url, ctx->pathbuf, sizeof ctx->pathbuf, ctx->params,
+                                 &ctx->nparams, ctx->allow, sizeof ctx->allow, &ctx->pattern);
+    fm_response rs = {0};
+    if (ctx->route == -1) {
+        fm_problem(&rs, 404, "not-found", NULL, "no route for %s", url);
+        return send_response(conn, d, ctx, method, &rs);
     }
-
-    if (*upload_size) {
-        if (!ctx->too_large) {
-            if (ctx->len + *upload_size > srv->cfg.max_body) {
-                ctx->too_large = 1;
-                free(ctx->body);
-                ctx->body = NULL;
-                ctx->len = ctx->cap = 0;
-            } else {
-                if (ctx->len + *upload_size + 1 > ctx->cap) {
-                    size_t cap = ctx->cap ? ctx->cap : 16384;
-                    while (cap < ctx->len + *upload_size + 1)
-                        cap *= 2;
-                    char *p = realloc(ctx->body, cap);
-                    if (!p)
-                        return MHD_NO;
-                    ctx->body = p;
-                    ctx->cap = cap;
-                }
-                memcpy(ctx->body + ctx->len, upload_data, *upload_size);
-                ctx->len += *upload_size;
-                ctx->body[ctx->len] = '\0';
-            }
-        }
-        *upload_size = 0;
-        return MHD_YES;
+    if (ctx->route == -2) {
+        fm_problem(&rs, 405, "method-not-allowed", NULL, "%s is not allowed on %s (allowed: %s)",
+                   method, url, ctx->allow);
+        fm_add_header(&rs, "Allow", "%s", ctx->allow);
+        return send_response(conn, d, ctx, method, &rs);
     }
-
-    if (ctx->too_large) {
-        fm_problem(&rs, 413, "body-too-large", NULL,
-                   "the body is larger than the limit of %zu bytes", srv->cfg.max_body);
-        return send_response(conn, srv, ctx, method, &rs);
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || end == cl || n > d->srv->cfg.max_body)
+            return too_large(conn, d, ctx, method);
     }
+    return MHD_YES;
+}
 
+/* One more piece of the body; past the cap the body is dropped and the
+ * request answered 413 once it is read. Returns -1 when out of memory. */
+static int append_body(request_ctx *ctx, size_t max_body, const char *data, size_t size)
+{
+    if (ctx->too_large)
+        return 0;
+    if (ctx->len + size > max_body) {
+        ctx->too_large = 1;
+        free(ctx->body);
+        ctx->body = NULL;
+        ctx->len = ctx->cap = 0;
+        return 0;
+    }
+    if (ctx->len + size + 1 > ctx->cap) {
+        size_t cap = ctx->cap ? ctx->cap : 16384;
+        while (cap < ctx->len + size + 1)
+            cap *= 2;
+        char *p = realloc(ctx->body, cap);
+        if (!p)
+            return -1;
+        ctx->body = p;
+        ctx->cap = cap;
+    }
+    memcpy(ctx->body + ctx->len, data, size);
+    ctx->len += size;
+    ctx->body[ctx->len] = '\0';
+    return 0;
+}
+
+/* The whole body is read: call the handler and send its answer. */
+static enum MHD_Result dispatch(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
+                                const char *url, const char *method)
+{
     char ctype[128];
     media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
                ctype, sizeof ctype);
     fm_request rq = {
-        .srv = srv,
+        .srv = d->srv,
         .conn = conn,
         .method = method,
         .path = url,
@@ -192,11 +184,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         .content_type = ctype,
     };
     memcpy(rq.params, ctx->params, sizeof rq.params);
+    fm_response rs = {0};
     rs.status = 500;
-    fm_routes[ctx->route].handler(&rq, &rs);
+    d->router->routes[ctx->route].handler(&rq, &rs);
     if (!rs.json && !rs.text && rs.status != 204 && rs.status < 300)
         fm_problem(&rs, 500, "internal", NULL, "the handler produced no body");
-    return send_response(conn, srv, ctx, method, &rs);
+    return send_response(conn, d, ctx, method, &rs);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    fm_daemon *d = cls;
+    request_ctx *ctx = *con_cls;
+    if (!ctx)
+        return begin_request(conn, d, url, method, con_cls);
+    if (*upload_size) {
+        if (append_body(ctx, d->srv->cfg.max_body, upload_data, *upload_size))
+            return MHD_NO;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (ctx->too_large)
+        return too_large(conn, d, ctx, method);
+    return dispatch(conn, d, ctx, url, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -204,17 +217,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     (void)conn;
     (void)toe;
-    fm_server *srv = cls;
+    fm_daemon *d = cls;
     request_ctx *ctx = *con_cls;
     if (!ctx)
         return;
     free(ctx->body);
     free(ctx);
     *con_cls = NULL;
-    atomic_fetch_sub(&srv->inflight, 1);
+    atomic_fetch_sub(&d->inflight, 1);
 }
 
-int fm_daemon_start(fm_server *srv, struct MHD_Daemon **out)
+int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
@@ -231,24 +244,48 @@ int fm_daemon_start(fm_server *srv, struct MHD_Daemon **out)
     } else {
         return EINVAL;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, srv->cfg.listen_port, NULL, NULL, on_request, srv,
+    fm_daemon *d = calloc(1, sizeof *d);
+    if (!d)
+        return ENOMEM;
+    d->srv = srv;
+    d->router = router;
+    atomic_init(&d->inflight, 0);
+    for (size_t r = 0; r < router->n; r++)
+        fm_metrics_label(&srv->metrics, (int)r, fm_router_label(router, (int)r));
+    d->mhd = MHD_start_daemon(
+        flags, srv->cfg.listen_port, NULL, NULL, on_request, d,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)srv->cfg.conn_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
         MHD_OPTION_END);
-    if (!d)
-        return errno ? errno : EADDRINUSE;
+    if (!d->mhd) {
+        int rc = errno ? errno : EADDRINUSE;
+        free(d);
+        return rc;
+    }
     *out = d;
     return 0;
 }
 
-unsigned short fm_daemon_port(struct MHD_Daemon *d)
+unsigned short fm_daemon_port(const fm_daemon *d)
 {
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     return info ? info->port : 0;
+}
+
+void fm_daemon_stop(fm_daemon *d)
+{
+    if (!d)
+        return;
+    MHD_quiesce_daemon(d->mhd);
+    for (int i = 0; i < 1000 && atomic_load(&d->inflight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d->mhd);
+    free(d);
 }

@@ -1,22 +1,29 @@
 /*
- * daemon.h — start the libmicrohttpd daemon that serves fm_routes.
+ * daemon.h — the libmicrohttpd daemon: per-request context, body reading
+ * under the size cap, dispatch through a router table, the response and
+ * its metrics.
+ *
+ * The daemon knows the router only as the fm_router it is started with
+ * (routes.c's table), never a handler.
  */
 #ifndef FMAS_SERVER_DAEMON_H
 #define FMAS_SERVER_DAEMON_H
 
-#include <microhttpd.h>
-
-#include "metrics.h"
+#include "router.h"
 #include "server.h"
 
+typedef struct fm_daemon fm_daemon;
+
 /* Start listening on cfg.listen_host:cfg.listen_port (port 0 = any free
- * port) with an epoll thread pool of cfg.threads. Returns 0 or an errno. */
-int fm_daemon_start(fm_server *srv, struct MHD_Daemon **out);
+ * port) with an epoll thread pool of cfg.threads, serving router. srv and
+ * router must outlive the daemon. Returns 0 or an errno. */
+int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out);
 
 /* The port actually bound. */
-unsigned short fm_daemon_port(struct MHD_Daemon *d);
+unsigned short fm_daemon_port(const fm_daemon *d);
 
-/* Prometheus text of the request metrics. */
-int fm_render_metrics(fm_server *srv, fm_buf *out);
+/* Stop accepting connections, let the requests in flight finish (up to ten
+ * seconds), stop the threads and free d. */
+void fm_daemon_stop(fm_daemon *d);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * estimate.h — pieces of the estimate answer shared by every estimating
- * route: the device tables of one request and the latency object.
+ * route (/v1/estimate, /v1/spaces/{id}/estimate, /screen): the device
+ * tables of one request and the latency object.
  */
 #ifndef FMAS_SERVER_ESTIMATE_H
 #define FMAS_SERVER_ESTIMATE_H
@@ -9,7 +10,6 @@
 
 #include "http.h"
 #include "lut.h"
-#include "server.h"
 
 /* The tables of the devices a request names, each at one lut_version for
  * the whole request. */
@@ -18,9 +18,19 @@ typedef struct fm_tables {
     size_t n;
 } fm_tables;
 
-/* Resolve a JSON array of device names (the body's /devices) into table
- * references. Answers 422 naming /devices/i and returns -1 on a bad one. */
-int fm_tables_acquire(fm_server *srv, json_t *devices, fm_tables *out, fm_response *rs);
+/*
+ * References to the tables of n devices with valid, distinct names. Returns
+ * 0; LUT_ENOTFOUND with *bad the index of the first unknown device; or
+ * another lut code (nothing is held then).
+ */
+int fm_tables_acquire(lut_store *store, const char *const *names, size_t n, fm_tables *out,
+                      size_t *bad);
+
+/* The same from a JSON array of device names (the body's /devices),
+ * checked in order. Answers 422 naming /devices/i (or 500) and returns -1
+ * on a bad one. */
+int fm_tables_from_json(lut_store *store, json_t *devices, fm_tables *out, fm_response *rs);
+
 void fm_tables_release(fm_tables *t);
 
 /* {"total", "unit", "ms", "layers", "hits", "missing", "complete"
@@ -30,8 +40,5 @@ json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t 
 
 /* {device: lut_version} of the request's tables. */
 json_t *fm_versions_json(const fm_tables *t);
-
-/* ?detail=layers → 1; absent → 0; anything else answers 400 and returns -1. */
-int fm_detail_param(fm_request *rq, fm_response *rs, int *detail);
 
 #endif

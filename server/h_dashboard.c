@@ -8,6 +8,7 @@
  * browser revalidates and gets 304 until fmasd is rebuilt with other bytes.
  */
 #include "h_dashboard.h"
+#include "web_page.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,25 +1,14 @@
 /*
- * h_dashboard.h — the dashboard page that GET / serves, embedded in fmasd at
- * build time.
- *
- * web/embed.cmake turns web/dist/index.html (built from web/ with
- * `npm ci && npm run build`) into a C file defining fm_dashboard_page; when
- * web/dist was not built, the page is empty (len 0) and GET / answers 503
- * saying how to build it. The bytes are static and read-only for the life of
- * the process.
+ * h_dashboard.h — handler: GET / and HEAD /, the dashboard page
+ * (web_page.h), with a strong ETag (304 on If-None-Match); 503 naming the
+ * build step when the page was not built.
+ * Listed in the router table (routes.c); calls no other handler.
  */
 #ifndef FMAS_SERVER_H_DASHBOARD_H
 #define FMAS_SERVER_H_DASHBOARD_H
 
-#include <stddef.h>
+#include "http.h"
 
-typedef struct fm_web_page {
-    const unsigned char *data; /* the document, len bytes; NULL when not built */
-    size_t len;
-    const char *etag;          /* a strong ETag (quoted hash of the bytes), or NULL */
-    const char *content_type;
-} fm_web_page;
-
-extern const fm_web_page fm_dashboard_page;
+void h_dashboard(fm_request *rq, fm_response *rs);
 
 #endif

@@ -1,13 +1,15 @@
 /*
  * h_devices.c — health, metrics, devices and their lookup tables.
  */
+#include "h_devices.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-#include "daemon.h"
+#include "metrics.h"
 #include "server.h"
 
 #ifndef FMAS_VERSION
@@ -23,7 +25,7 @@ void h_health(fm_request *rq, fm_response *rs)
 void h_metrics(fm_request *rq, fm_response *rs)
 {
     fm_buf out = {0};
-    fm_render_metrics(rq->srv, &out);
+    fm_metrics_render(&rq->srv->metrics, &out);
     lut_device *devs = NULL;
     size_t n = 0;
     int rc = lut_device_list(rq->srv->store, &devs, &n);

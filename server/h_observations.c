@@ -1,13 +1,17 @@
 /*
  * h_observations.c — POST and GET /v1/spaces/{id}/observations.
  */
+#include "h_observations.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
-#include "models.h"
+#include "fitter.h"
+#include "observations.h"
+#include "params.h"
 #include "server.h"
 #include "spaces.h"
 
@@ -94,12 +98,9 @@ static int parse_one(const lut_space *sp, json_t *v, size_t i, fm_obs *o, fm_res
 
 void h_observations_post(fm_request *rq, fm_response *rs)
 {
-    fm_space *s = fm_spaces_get(&rq->srv->spaces, rq->params[0]);
-    if (!s) {
-        fm_problem(rs, 404, "not-found", fm_err_param(NULL, "id", "no space has this id"),
-                   "space \"%.80s\" not found", rq->params[0]);
+    fm_space *s = fm_space_param(rq, rs);
+    if (!s)
         return;
-    }
     json_t *body = fm_read_json_body(rq, rs);
     fm_obs *batch = NULL;
     size_t n = 0;
@@ -138,7 +139,7 @@ void h_observations_post(fm_request *rq, fm_response *rs)
             goto out;
         }
     size_t total = 0;
-    int rc = fm_obs_append(&s->obs, rq->srv->store, lut_space_id(s->space), batch, n, &total);
+    int rc = fm_obs_append(s->obs, rq->srv->store, lut_space_id(s->space), batch, n, &total);
     if (rc) {
         fm_store_failure(rs, rc, "observations");
         goto out;
@@ -171,68 +172,67 @@ static void csv_quoted(fm_buf *out, const char *s)
     fm_buf_append(out, "\"", 1);
 }
 
-void h_observations_get(fm_request *rq, fm_response *rs)
+/* The observations answer under construction: CSV text or a JSON array. */
+typedef struct obs_writer {
+    const lut_space *space;
+    fm_buf csv;
+    json_t *arr; /* NULL when writing CSV */
+} obs_writer;
+
+static void write_obs(const fm_obs *o, void *ctx)
 {
-    fm_space *s = fm_spaces_get(&rq->srv->spaces, rq->params[0]);
-    if (!s) {
-        fm_problem(rs, 404, "not-found", fm_err_param(NULL, "id", "no space has this id"),
-                   "space \"%.80s\" not found", rq->params[0]);
+    obs_writer *w = ctx;
+    char t[40];
+    fm_format_time(o->observed_ms, t, sizeof t);
+    if (!w->arr) {
+        fm_buf_printf(&w->csv, "%llu,%s,%s,%s,%.17g,\"[", (unsigned long long)o->id, t, o->metric,
+                      o->fidelity, o->value);
+        for (size_t j = 0; j < lut_space_gene_count(w->space); j++)
+            fm_buf_printf(&w->csv, "%s%d", j ? "," : "", o->genome[j]);
+        fm_buf_append(&w->csv, "]\",", 3);
+        if (o->meta)
+            csv_quoted(&w->csv, o->meta);
+        fm_buf_append(&w->csv, "\n", 1);
         return;
     }
-    const char *metric = fm_query(rq, "metric"), *fidelity = fm_query(rq, "fidelity");
+    json_t *meta = o->meta ? json_loads(o->meta, JSON_DECODE_ANY, NULL) : NULL;
+    json_array_append_new(w->arr, json_pack("{s:I, s:s, s:o, s:s, s:f, s:s, s:o}", "id", (json_int_t)o->id,
+                                            "observed_at", t, "genome", fm_genome_json(w->space, o->genome),
+                                            "metric", o->metric, "value", o->value, "fidelity", o->fidelity,
+                                            "meta", meta ? meta : json_null()));
+}
+
+void h_observations_get(fm_request *rq, fm_response *rs)
+{
+    fm_space *s = fm_space_param(rq, rs);
+    if (!s)
+        return;
+    const char *metric = fm_query(rq, "metric"), *fidelity;
     if (metric && !fm_metric_name_valid(metric)) {
         fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "metric", "must be [a-z0-9_]{1,64}"),
                    "metric \"%.80s\" is not a metric name", metric);
         fm_spaces_release(s);
         return;
     }
-    if (fidelity && !fm_fidelity_name_valid(fidelity)) {
-        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "fidelity", "must be [a-z0-9._-]{1,64}"),
-                   "fidelity \"%.80s\" is not a fidelity name", fidelity);
+    if (fm_fidelity_param(rq, rs, &fidelity)) {
         fm_spaces_release(s);
         return;
     }
     const char *accept = fm_header(rq, "Accept");
     int csv = accept && strstr(accept, "text/csv");
-    size_t ng = lut_space_gene_count(s->space);
-    fm_buf out = {0};
-    json_t *arr = csv ? NULL : json_array();
+    obs_writer w = {.space = s->space, .arr = csv ? NULL : json_array()};
     if (csv)
-        fm_buf_printf(&out, "id,observed_at,metric,fidelity,value,genome,meta\n");
-    pthread_rwlock_rdlock(&s->obs.lock);
-    for (size_t i = 0; i < s->obs.n; i++) {
-        const fm_obs *o = &s->obs.items[i];
-        if ((metric && strcmp(metric, o->metric)) || (fidelity && strcmp(fidelity, o->fidelity)))
-            continue;
-        char t[40];
-        fm_format_time(o->observed_ms, t, sizeof t);
-        if (csv) {
-            fm_buf_printf(&out, "%llu,%s,%s,%s,%.17g,\"[", (unsigned long long)o->id, t, o->metric,
-                          o->fidelity, o->value);
-            for (size_t j = 0; j < ng; j++)
-                fm_buf_printf(&out, "%s%d", j ? "," : "", o->genome[j]);
-            fm_buf_append(&out, "]\",", 3);
-            if (o->meta)
-                csv_quoted(&out, o->meta);
-            fm_buf_append(&out, "\n", 1);
-            continue;
-        }
-        json_t *meta = o->meta ? json_loads(o->meta, JSON_DECODE_ANY, NULL) : NULL;
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:s, s:f, s:s, s:o}", "id", (json_int_t)o->id,
-                                             "observed_at", t, "genome", fm_genome_json(s->space, o->genome),
-                                             "metric", o->metric, "value", o->value, "fidelity", o->fidelity,
-                                             "meta", meta ? meta : json_null()));
-    }
-    pthread_rwlock_unlock(&s->obs.lock);
+        fm_buf_printf(&w.csv, "id,observed_at,metric,fidelity,value,genome,meta\n");
+    fm_obs_each(s->obs, metric, fidelity, write_obs, &w);
     if (csv) {
-        if (out.oom) {
-            free(out.data);
+        if (w.csv.oom) {
+            free(w.csv.data);
             fm_problem(rs, 500, "internal", NULL, "out of memory");
         } else {
-            fm_respond_text(rs, 200, "text/csv; charset=utf-8", out.data ? out.data : strdup(""), out.len);
+            fm_respond_text(rs, 200, "text/csv; charset=utf-8", w.csv.data ? w.csv.data : strdup(""), w.csv.len);
         }
     } else {
-        fm_respond_json(rs, 200, json_pack("{s:s, s:o}", "space", lut_space_id(s->space), "observations", arr));
+        fm_respond_json(rs, 200, json_pack("{s:s, s:o}", "space", lut_space_id(s->space), "observations", w.arr));
     }
     fm_spaces_release(s);
 }

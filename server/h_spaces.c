@@ -2,28 +2,21 @@
  * h_spaces.c — search spaces: list, describe, register, delete, expand a
  * genome into layers, the profiler's to-do list, and batch costing.
  */
+#include "h_spaces.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
 #include "estimate.h"
+#include "params.h"
 #include "predict.h"
 #include "server.h"
 #include "spaces.h"
 
 #define MAX_GENOMES 100000
 #define MAX_MISSING_LISTED 20
-
-/* The {id} path parameter as a space reference; answers 404 if unknown. */
-static fm_space *space_param(fm_request *rq, fm_response *rs)
-{
-    fm_space *s = fm_spaces_get(&rq->srv->spaces, rq->params[0]);
-    if (!s)
-        fm_problem(rs, 404, "not-found", fm_err_param(NULL, "id", "no space has this id"),
-                   "space \"%.80s\" not found", rq->params[0]);
-    return s;
-}
 
 void h_space_list(fm_request *rq, fm_response *rs)
 {
@@ -44,7 +37,7 @@ void h_space_list(fm_request *rq, fm_response *rs)
 
 void h_space_get(fm_request *rq, fm_response *rs)
 {
-    fm_space *s = space_param(rq, rs);
+    fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
     fm_respond_json(rs, 200, fm_space_json(s, 1));
@@ -150,7 +143,7 @@ static int body_fields(json_t *body, const char *const *allowed, fm_response *rs
 
 void h_space_expand(fm_request *rq, fm_response *rs)
 {
-    fm_space *s = space_param(rq, rs);
+    fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
     const lut_space *sp = s->space;
@@ -201,7 +194,7 @@ out:
 
 void h_space_layers(fm_request *rq, fm_response *rs)
 {
-    fm_space *s = space_param(rq, rs);
+    fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
     const char *device = fm_query(rq, "device");
@@ -279,89 +272,135 @@ static json_t *missing_keys(const lut_space *sp, const int *genome, const lut_ta
     return arr;
 }
 
+/* The latency object of every device for one costed genome. */
+static json_t *genome_latency(const lut_space *sp, const int *genome, const fm_tables *tables,
+                              const lut_space_totals *tot, const lut_sum *lat, lut_key *scratch)
+{
+    json_t *latency = json_object();
+    for (size_t d = 0; d < tables->n; d++) {
+        const lut_table *t = tables->tables[d];
+        json_t *mk = lat[d].missing ? missing_keys(sp, genome, t, scratch, lut_space_max_layers(sp) + 1)
+                                    : json_array();
+        json_object_set_new(latency, lut_table_device(t)->name,
+                            fm_latency_json(t, lat[d].total, tot->layers, lat[d].hits, lat[d].missing, mk));
+    }
+    return latency;
+}
+
+/* What costing the genomes of one request needs. */
+typedef struct space_costing {
+    const lut_space *sp;
+    fm_tables tables;
+    lut_space_coster *coster; /* builder spaces */
+    lut_sum *lat;             /* one per table */
+    lut_key *scratch;         /* missing keys */
+} space_costing;
+
+static int costing_start(space_costing *c, fm_request *rq, json_t *devices, fm_response *rs)
+{
+    if (fm_tables_from_json(rq->srv->store, devices, &c->tables, rs))
+        return -1;
+    if (!lut_space_has_builder(c->sp)) {
+        if (!c->tables.n)
+            return 0;
+        fm_problem(rs, 422, "invalid-field",
+                   fm_err_pointer(NULL, "/devices", "a categorical space has no layers to cost; send []"),
+                   "space \"%s\" is categorical: it has no latency", lut_space_id(c->sp));
+        return -1;
+    }
+    int rc = lut_space_coster_build(c->sp, (const lut_table *const *)c->tables.tables, c->tables.n, &c->coster);
+    c->lat = calloc(c->tables.n + 1, sizeof *c->lat);
+    c->scratch = calloc(lut_space_max_layers(c->sp) + 1, sizeof *c->scratch);
+    if (rc || !c->lat || !c->scratch) {
+        fm_problem(rs, 500, "internal", NULL, "cannot cost the space: %s", lut_strerror(rc ? rc : LUT_ENOMEM));
+        return -1;
+    }
+    return 0;
+}
+
+static void costing_end(space_costing *c)
+{
+    free(c->scratch);
+    free(c->lat);
+    lut_space_coster_free(c->coster);
+    fm_tables_release(&c->tables);
+}
+
+/* The result of genome i (costs, no predictions yet) into results; its
+ * genome into genomes and its totals into tot. Answers 422 on a bad one. */
+static int cost_genome(space_costing *c, json_t *g, size_t i, int *genome, lut_space_totals *tot,
+                       json_t *results, fm_response *rs)
+{
+    char base[48];
+    snprintf(base, sizeof base, "/genomes/%zu", i);
+    if (genome_arg(c->sp, g, base, genome, rs))
+        return -1;
+    json_t *r = json_pack("{s:o}", "genome", fm_genome_json(c->sp, genome));
+    if (c->coster) {
+        lut_space_cost(c->coster, genome, tot, c->lat);
+        json_t *latency = genome_latency(c->sp, genome, &c->tables, tot, c->lat, c->scratch);
+        json_object_set_new(r, "macs", json_integer((json_int_t)tot->macs));
+        json_object_set_new(r, "flops", json_integer((json_int_t)(2 * tot->macs)));
+        json_object_set_new(r, "params", json_integer((json_int_t)tot->params));
+        json_object_set_new(r, "latency", latency);
+    }
+    json_array_append_new(results, r);
+    return 0;
+}
+
 void h_space_estimate(fm_request *rq, fm_response *rs)
 {
-    fm_space *s = space_param(rq, rs);
+    fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
     const lut_space *sp = s->space;
     size_t ng = lut_space_gene_count(sp);
     json_t *body = fm_read_json_body(rq, rs);
-    fm_tables tables = {0};
-    lut_space_coster *coster = NULL;
-    int *genome = calloc(ng + 1, sizeof *genome);
-    lut_sum *lat = NULL;
-    lut_key *scratch = NULL;
+    space_costing c = {.sp = sp};
+    int *genomes = NULL;
+    lut_space_totals *tot = NULL;
     json_t *results = NULL;
     fm_predictor pred = {0};
     const char *fidelity;
     static const char *const allowed[] = {"devices", "genomes", NULL};
-    if (fm_fidelity_param(rq, rs, &fidelity) || !body || !genome || body_fields(body, allowed, rs))
+    if (fm_fidelity_param(rq, rs, &fidelity) || !body || body_fields(body, allowed, rs))
         goto out;
-    json_t *genomes = json_object_get(body, "genomes");
-    if (!json_is_array(genomes) || json_array_size(genomes) == 0 || json_array_size(genomes) > MAX_GENOMES) {
-        const char *why = genomes ? "must be an array of 1 to 100000 genomes" : "is required";
+    json_t *jg = json_object_get(body, "genomes");
+    if (!json_is_array(jg) || json_array_size(jg) == 0 || json_array_size(jg) > MAX_GENOMES) {
+        const char *why = jg ? "must be an array of 1 to 100000 genomes" : "is required";
         fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "/genomes", why), "genomes %s", why);
         goto out;
     }
-    if (fm_tables_acquire(rq->srv, json_object_get(body, "devices"), &tables, rs))
+    if (costing_start(&c, rq, json_object_get(body, "devices"), rs))
         goto out;
-    int builder = lut_space_has_builder(sp);
-    if (!builder && tables.n) {
-        fm_problem(rs, 422, "invalid-field",
-                   fm_err_pointer(NULL, "/devices", "a categorical space has no layers to cost; send []"),
-                   "space \"%s\" is categorical: it has no latency", lut_space_id(sp));
+    size_t n = json_array_size(jg);
+    genomes = calloc(n * ng + 1, sizeof *genomes);
+    tot = calloc(n, sizeof *tot);
+    if (!genomes || !tot) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
         goto out;
     }
-    if (builder) {
-        int rc = lut_space_coster_build(sp, (const lut_table *const *)tables.tables, tables.n, &coster);
-        lat = calloc(tables.n + 1, sizeof *lat);
-        scratch = calloc(lut_space_max_layers(sp) + 1, sizeof *scratch);
-        if (rc || !lat || !scratch) {
-            fm_problem(rs, 500, "internal", NULL, "cannot cost the space: %s", lut_strerror(rc ? rc : LUT_ENOMEM));
-            goto out;
-        }
-    }
-    fm_predictor_init(&pred, rq->srv, s, fidelity);
+    fm_predictor_init(&pred, s, fidelity);
     results = json_array();
-    size_t i;
-    json_t *g;
-    json_array_foreach(genomes, i, g) {
-        char base[48];
-        snprintf(base, sizeof base, "/genomes/%zu", i);
-        if (genome_arg(sp, g, base, genome, rs))
+    for (size_t i = 0; i < n; i++)
+        if (cost_genome(&c, json_array_get(jg, i), i, genomes + i * ng, &tot[i], results, rs))
             goto out;
-        json_t *r = json_pack("{s:o}", "genome", fm_genome_json(sp, genome));
-        if (builder) {
-            lut_space_totals tot;
-            lut_space_cost(coster, genome, &tot, lat);
-            json_t *latency = json_object();
-            for (size_t d = 0; d < tables.n; d++) {
-                const lut_table *t = tables.tables[d];
-                json_t *mk = lat[d].missing ? missing_keys(sp, genome, t, scratch, lut_space_max_layers(sp) + 1)
-                                            : json_array();
-                json_object_set_new(latency, lut_table_device(t)->name,
-                                    fm_latency_json(t, lat[d].total, tot.layers, lat[d].hits, lat[d].missing, mk));
-            }
-            json_object_set_new(r, "macs", json_integer((json_int_t)tot.macs));
-            json_object_set_new(r, "flops", json_integer((json_int_t)(2 * tot.macs)));
-            json_object_set_new(r, "params", json_integer((json_int_t)tot.params));
-            json_object_set_new(r, "latency", latency);
-        }
-        fm_predictor_annotate(&pred, genome, r);
-        json_array_append_new(results, r);
+    /* Predictions in one batch, from the costs just computed. */
+    if (fm_predictor_run(&pred, genomes, c.coster ? tot : NULL, n)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        goto out;
     }
+    for (size_t i = 0; i < n; i++)
+        fm_predictor_annotate(&pred, i, json_array_get(results, i));
     fm_respond_json(rs, 200, json_pack("{s:s, s:o, s:o}", "space", lut_space_id(sp), "results", results,
-                                       "lut_versions", fm_versions_json(&tables)));
+                                       "lut_versions", fm_versions_json(&c.tables)));
     results = NULL;
 out:
     json_decref(results);
-    free(scratch);
-    free(lat);
-    free(genome);
-    lut_space_coster_free(coster);
+    free(genomes);
+    free(tot);
+    costing_end(&c);
     fm_predictor_release(&pred);
-    fm_tables_release(&tables);
     json_decref(body);
     fm_spaces_release(s);
 }

@@ -1,18 +1,13 @@
 /*
- * http.c — libmicrohttpd glue: reading bodies under a cap, routing, turning
- * handler responses into HTTP responses, problem+json, metrics.
+ * http.c — what handlers use of HTTP: request accessors, responses and
+ * problem+json answers.
  */
 #include "http.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "server.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -152,88 +147,4 @@ void fm_store_failure(fm_response *rs, int rc, const char *what)
         return;
     }
     fm_problem(rs, 500, "internal", NULL, "storage failure (%s): %s", what, lut_strerror(rc));
-}
-
-/* ------------------------------------------------------------- routing */
-
-/* A simple, careful splitter: "/a/b/c" → {"a","b","c"}; "/" → {""}. */
-static int path_segments(char *buf, char **segs, int max)
-{
-    if (buf[0] != '/')
-        return -1;
-    int n = 0;
-    char *p = buf + 1;
-    for (;;) {
-        if (n == max)
-            return -1;
-        segs[n++] = p;
-        char *slash = strchr(p, '/');
-        if (!slash)
-            break;
-        *slash = '\0';
-        p = slash + 1;
-    }
-    return n;
-}
-
-int fm_route_match(const char *method, const char *path, char *pathbuf,
-                   size_t pathbuf_size, const char **params, size_t *nparams,
-                   char *allow, size_t allow_size, int *pattern_idx)
-{
-    size_t plen = strlen(path);
-    if (plen + 1 > pathbuf_size)
-        return -1;
-    memcpy(pathbuf, path, plen + 1);
-    char *segs[16];
-    int nseg = path_segments(pathbuf, segs, 16);
-    if (nseg < 0)
-        return -1;
-
-    int found_path = 0;
-    const char *matched_pattern = NULL;
-    allow[0] = '\0';
-    *pattern_idx = -1;
-    int pattern_seen = -1;
-    for (size_t r = 0; r < fm_nroutes; r++) {
-        char pat[128];
-        snprintf(pat, sizeof pat, "%s", fm_routes[r].pattern);
-        char *psegs[16];
-        int npseg = path_segments(pat, psegs, 16);
-        if (npseg != nseg)
-            continue;
-        size_t np = 0;
-        int ok = 1;
-        for (int i = 0; i < nseg && ok; i++) {
-            if (psegs[i][0] == '{') {
-                if (segs[i][0] == '\0')
-                    ok = 0;
-                else if (np < FM_MAX_PATH_PARAMS)
-                    params[np++] = segs[i];
-            } else if (strcmp(psegs[i], segs[i]) != 0) {
-                ok = 0;
-            }
-        }
-        if (!ok)
-            continue;
-        /* Patterns are listed grouped, so the first match names the pattern. */
-        if (!matched_pattern) {
-            matched_pattern = fm_routes[r].pattern;
-            pattern_seen = (int)r;
-        }
-        if (strcmp(fm_routes[r].pattern, matched_pattern) != 0)
-            continue;
-        found_path = 1;
-        size_t al = strlen(allow);
-        snprintf(allow + al, allow_size - al, "%s%s", al ? ", " : "", fm_routes[r].method);
-        if (strcmp(fm_routes[r].method, method) == 0) {
-            *nparams = np;
-            *pattern_idx = pattern_seen;
-            return (int)r;
-        }
-    }
-    if (found_path) {
-        *pattern_idx = pattern_seen;
-        return -2;
-    }
-    return -1;
 }

@@ -1,23 +1,23 @@
 /*
- * main.c — fmasd: command line, start-up (store, bundled tables, daemon)
- * and a clean shutdown on SIGINT/SIGTERM.
+ * main.c — fmasd: command line (getopt_long), start-up (store, spaces,
+ * fitter, bundled tables, daemon) and a clean shutdown on SIGINT/SIGTERM.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "codec.h"
+#include "bundled.h"
 #include "daemon.h"
+#include "fitter.h"
+#include "log.h"
+#include "routes.h"
 #include "server.h"
+#include "sur.h"
 
 #ifndef FMAS_VERSION
 #define FMAS_VERSION "0.0.0"
@@ -83,265 +83,227 @@ static int parse_size(const char *s, unsigned long long lo, unsigned long long h
     return 0;
 }
 
-/* Read a whole file into a malloc'd NUL-terminated buffer. */
-static char *read_file(const char *path, size_t *len)
+enum {
+    OPT_LISTEN = 256, OPT_DATA_DIR, OPT_THREADS, OPT_MAX_BODY, OPT_TIMEOUT, OPT_TABLES, OPT_NO_BUNDLED,
+    OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_VERSION
+};
+
+static const struct option options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"tables", required_argument, NULL, OPT_TABLES},
+    {"no-bundled", no_argument, NULL, OPT_NO_BUNDLED},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"min-observations", required_argument, NULL, OPT_MIN_OBS},
+    {"refit-delay-ms", required_argument, NULL, OPT_REFIT_DELAY},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void defaults(fm_config *cfg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            cap = cap ? cap * 2 : 131072;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
+    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8080;
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
+    snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", FMAS_TABLES_DIR);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores < 1 ? 1 : (unsigned)cores;
+    cfg->max_body = 64u << 20;
+    cfg->conn_timeout = 30;
+    cfg->min_observations = 10;
+    cfg->refit_delay_ms = 300;
+}
+
+/* A numeric option's value within its range, or a message and -1. */
+static int bounded(const char *name, const char *v, unsigned long long lo, unsigned long long hi,
+                   const char *wants, unsigned long long *out)
+{
+    if (parse_size(v, lo, hi, out) == 0)
+        return 0;
+    fprintf(stderr, "fmasd: --%s wants %s, got \"%s\"\n", name, wants, v);
+    return -1;
+}
+
+/* Apply one option with a value; -1 (after a message) when it is bad. */
+static int apply_option(int opt, const char *v, fm_config *cfg, const char **port_file)
+{
+    unsigned long long n;
+    switch (opt) {
+    case OPT_LISTEN:
+        if (parse_listen(v, cfg)) {
+            fprintf(stderr, "fmasd: --listen wants HOST:PORT, got \"%s\"\n", v);
+            return -1;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
+        return 0;
+    case OPT_DATA_DIR: snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", v); return 0;
+    case OPT_TABLES: snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", v); return 0;
+    case OPT_PORT_FILE: *port_file = v; return 0;
+    case OPT_THREADS: {
+        if (bounded("threads", v, 1, 1024, "1..1024", &n))
+            return -1;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned long long max = cores < 1 ? 1 : (unsigned long long)cores;
+        cfg->threads = (unsigned)(n > max ? max : n);
+        return 0;
+    }
+    case OPT_MAX_BODY:
+        if (bounded("max-body", v, 1, 1ull << 34, "a byte count", &n))
+            return -1;
+        cfg->max_body = (size_t)n;
+        return 0;
+    case OPT_MIN_OBS:
+        if (bounded("min-observations", v, 3, 1000000, "3..1000000", &n))
+            return -1;
+        cfg->min_observations = (size_t)n;
+        return 0;
+    case OPT_REFIT_DELAY:
+        if (bounded("refit-delay-ms", v, 0, 600000, "0..600000", &n))
+            return -1;
+        cfg->refit_delay_ms = (unsigned)n;
+        return 0;
+    case OPT_TIMEOUT:
+        if (bounded("timeout", v, 1, 86400, "1..86400 seconds", &n))
+            return -1;
+        cfg->conn_timeout = (unsigned)n;
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * The command line into cfg. Returns -1 to go on serving, or the exit
+ * status: 0 after --help or --version, 2 after a bad option (with a
+ * message, and the usage for an unknown option or a missing value).
+ * Options are taken in order up to the first argument that is not one,
+ * which is an unknown option too.
+ */
+static int parse_options(int argc, char **argv, fm_config *cfg, const char **port_file)
+{
+    opterr = 0;
+    for (;;) {
+        int before = optind;
+        int opt = getopt_long(argc, argv, "+:h", options, NULL);
+        if (opt == -1) {
+            /* "--" ends getopt's options; fmasd never took it. */
+            if (optind > before && !strcmp(argv[before], "--"))
+                optind = before;
             break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_line(const char *fmt, ...)
-{
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(stderr, "%s fmasd: ", ts);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-/* Load one bundled device: NAME.device.json (its fields) + NAME.csv. */
-static int load_bundled_device(fm_server *srv, const char *dir, const char *name)
-{
-    char path[8192];
-    json_error_t jerr;
-    snprintf(path, sizeof path, "%s/%s.device.json", dir, name);
-    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
-        log_line("bundled table %s: %s (line %d)", path, jerr.text, jerr.line);
-        return -1;
-    }
-    lut_device dev;
-    memset(&dev, 0, sizeof dev);
-    snprintf(dev.name, sizeof dev.name, "%s", name);
-    lut_error err = {.row = -1};
-    int rc = fm_device_from_json(doc, &dev, &err);
-    json_decref(doc);
-    if (rc) {
-        log_line("bundled table %s: %s: %s", path, err.field, err.reason);
-        return -1;
-    }
-    rc = lut_device_put(srv->store, &dev, NULL);
-    if (rc) {
-        log_line("bundled table %s: %s", path, lut_strerror(rc));
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s/%s.csv", dir, name);
-    size_t len = 0;
-    char *csv = read_file(path, &len);
-    if (!csv)
-        return 0; /* a device without rows is allowed */
-    fm_request rq = {.srv = srv, .body = csv, .body_len = len, .content_type = "text/csv"};
-    fm_response rs = {0};
-    lut_entry *rows = NULL;
-    size_t n = 0;
-    if (fm_parse_batch(&rq, &rs, &rows, &n)) {
-        char *text = rs.json ? json_dumps(rs.json, JSON_COMPACT) : NULL;
-        log_line("bundled table %s: %s", path, text ? text : "does not parse");
-        free(text);
-        json_decref(rs.json);
-        free(csv);
-        return -1;
-    }
-    free(csv);
-    rc = lut_store_put_batch(srv->store, name, rows, n, LUT_MODE_REPLACE, &dev, &err);
-    free(rows);
-    if (rc) {
-        log_line("bundled table %s: row %ld: %s", path, err.row, rc == LUT_EINVAL ? err.reason : lut_strerror(rc));
-        return -1;
-    }
-    log_line("loaded bundled table %s: %llu entries, version %llu", name,
-             (unsigned long long)dev.entries, (unsigned long long)dev.lut_version);
-    return 0;
-}
-
-int fm_load_bundled(fm_server *srv)
-{
-    const char *dir = srv->cfg.tables_dir;
-    if (!dir[0])
-        return 0;
-    char marker[8192];
-    snprintf(marker, sizeof marker, "%s/.bundled-loaded", srv->cfg.data_dir);
-    if (access(marker, F_OK) == 0)
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        log_line("no bundled tables at %s (%s)", dir, strerror(errno));
-        return 0;
-    }
-    int failed = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *suffix = ".device.json";
-        size_t len = strlen(de->d_name), sl = strlen(suffix);
-        if (len <= sl || strcmp(de->d_name + len - sl, suffix) != 0)
+        }
+        if (opt == 'h') {
+            usage(stdout);
+            return 0;
+        }
+        if (opt == OPT_VERSION) {
+            printf("fmasd %s\n", FMAS_VERSION);
+            return 0;
+        }
+        if (opt == OPT_NO_BUNDLED) {
+            cfg->tables_dir[0] = '\0';
             continue;
-        char name[LUT_NAME_MAX];
-        if (len - sl >= sizeof name)
-            continue;
-        memcpy(name, de->d_name, len - sl);
-        name[len - sl] = '\0';
-        lut_device existing;
-        if (lut_device_get(srv->store, name, &existing) == 0)
-            continue; /* never overwrite a table the user already has */
-        if (load_bundled_device(srv, dir, name))
-            failed = 1;
+        }
+        if (opt == ':') {
+            fprintf(stderr, "fmasd: %s needs a value\n", argv[before]);
+            usage(stderr);
+            return 2;
+        }
+        if (opt == '?') {
+            fprintf(stderr, "fmasd: unknown option %s\n", argv[before]);
+            usage(stderr);
+            return 2;
+        }
+        if (apply_option(opt, optarg, cfg, port_file))
+            return 2;
     }
-    closedir(d);
-    if (failed)
-        return -1;
-    int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
+    if (optind < argc) {
+        fprintf(stderr, "fmasd: unknown option %s\n", argv[optind]);
+        usage(stderr);
+        return 2;
     }
-    return 0;
+    return -1;
 }
 
 /* Schedule a fit of every (space, metric, fidelity) with stored
  * observations, so that a restarted service predicts again shortly. */
-static void fm_fit_stored(fm_server *srv)
+static void fit_stored(fm_server *srv)
 {
     fm_space **all;
     size_t n;
     if (fm_spaces_list(&srv->spaces, &all, &n))
         return;
     for (size_t i = 0; i < n; i++) {
-        fm_obs_set *set = &all[i]->obs;
-        pthread_rwlock_rdlock(&set->lock);
-        for (size_t j = 0; j < set->n; j++) {
-            int seen = 0;
-            for (size_t k = 0; k < j && !seen; k++)
-                seen = !strcmp(set->items[k].metric, set->items[j].metric) &&
-                       !strcmp(set->items[k].fidelity, set->items[j].fidelity);
-            if (!seen)
-                fm_fitter_schedule(srv->fitter, all[i], set->items[j].metric, set->items[j].fidelity, 1);
-        }
-        pthread_rwlock_unlock(&set->lock);
+        fm_obs_pair *pairs = NULL;
+        size_t np = 0;
+        if (fm_obs_pairs(all[i]->obs, &pairs, &np) == 0)
+            for (size_t j = 0; j < np; j++)
+                fm_fitter_schedule(srv->fitter, all[i], pairs[j].metric, pairs[j].fidelity, 1);
+        free(pairs);
         fm_spaces_release(all[i]);
     }
     free(all);
 }
 
+/* The store, the spaces with their observations, the fitter (with a fit
+ * of everything stored) and the bundled tables. Returns 0 or the exit
+ * status, after a message. */
+static int start_state(fm_server *srv)
+{
+    fm_config *cfg = &srv->cfg;
+    int rc = lut_store_open(&srv->store, cfg->data_dir, NULL);
+    if (rc) {
+        fprintf(stderr, "fmasd: cannot open the data directory %s: %s\n", cfg->data_dir, lut_strerror(rc));
+        return 1;
+    }
+    if (fm_spaces_init(&srv->spaces) || (rc = fm_spaces_load(&srv->spaces, srv->store))) {
+        fprintf(stderr, "fmasd: cannot load the search spaces: %s\n", lut_strerror(rc));
+        lut_store_close(srv->store);
+        return 1;
+    }
+    if ((rc = fm_fitter_start(&srv->fitter, cfg->refit_delay_ms, cfg->min_observations))) {
+        fprintf(stderr, "fmasd: cannot start the surrogate fitter: %s\n", strerror(rc));
+        fm_spaces_destroy(&srv->spaces);
+        lut_store_close(srv->store);
+        return 1;
+    }
+    fit_stored(srv);
+    if (fm_bundled_load(srv))
+        fm_log("some bundled tables did not load; the service runs without them");
+    return 0;
+}
+
+static void stop_state(fm_server *srv)
+{
+    fm_fitter_stop(srv->fitter);
+    fm_spaces_destroy(&srv->spaces);
+    lut_store_close(srv->store);
+}
+
+/* Say where the service listens (and write the port to port_file). */
+static void announce(const fm_config *cfg, unsigned short port, const char *port_file)
+{
+    const char *v6 = strchr(cfg->listen_host, ':');
+    fm_log("listening on http://%s%s%s:%u (data %s, %u threads)", v6 ? "[" : "", cfg->listen_host,
+           v6 ? "]" : "", port, cfg->data_dir, cfg->threads);
+    if (port_file) {
+        FILE *f = fopen(port_file, "w");
+        if (f) {
+            fprintf(f, "%u\n", port);
+            fclose(f);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     static fm_server srv;
-    fm_config *cfg = &srv.cfg;
-    snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
-    cfg->listen_port = 8080;
-    snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
-    snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", FMAS_TABLES_DIR);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1)
-        cores = 1;
-    cfg->threads = (unsigned)cores;
-    cfg->max_body = 64u << 20;
-    cfg->conn_timeout = 30;
-    cfg->min_observations = 10;
-    cfg->refit_delay_ms = 300;
     const char *port_file = NULL;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long long n;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--version")) {
-            printf("fmasd %s\n", FMAS_VERSION);
-            return 0;
-        } else if (!strcmp(a, "--no-bundled")) {
-            cfg->tables_dir[0] = '\0';
-            continue;
-        }
-        if (!v) {
-            fprintf(stderr, "fmasd: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--listen")) {
-            if (parse_listen(v, cfg)) {
-                fprintf(stderr, "fmasd: --listen wants HOST:PORT, got \"%s\"\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--data-dir")) {
-            snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", v);
-        } else if (!strcmp(a, "--tables")) {
-            snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", v);
-        } else if (!strcmp(a, "--port-file")) {
-            port_file = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (parse_size(v, 1, 1024, &n)) {
-                fprintf(stderr, "fmasd: --threads wants 1..1024, got \"%s\"\n", v);
-                return 2;
-            }
-            cfg->threads = n > (unsigned long long)cores ? (unsigned)cores : (unsigned)n;
-        } else if (!strcmp(a, "--max-body")) {
-            if (parse_size(v, 1, 1ull << 34, &n)) {
-                fprintf(stderr, "fmasd: --max-body wants a byte count, got \"%s\"\n", v);
-                return 2;
-            }
-            cfg->max_body = (size_t)n;
-        } else if (!strcmp(a, "--min-observations")) {
-            if (parse_size(v, 3, 1000000, &n)) {
-                fprintf(stderr, "fmasd: --min-observations wants 3..1000000, got \"%s\"\n", v);
-                return 2;
-            }
-            cfg->min_observations = (size_t)n;
-        } else if (!strcmp(a, "--refit-delay-ms")) {
-            if (parse_size(v, 0, 600000, &n)) {
-                fprintf(stderr, "fmasd: --refit-delay-ms wants 0..600000, got \"%s\"\n", v);
-                return 2;
-            }
-            cfg->refit_delay_ms = (unsigned)n;
-        } else if (!strcmp(a, "--timeout")) {
-            if (parse_size(v, 1, 86400, &n)) {
-                fprintf(stderr, "fmasd: --timeout wants 1..86400 seconds, got \"%s\"\n", v);
-                return 2;
-            }
-            cfg->conn_timeout = (unsigned)n;
-        } else {
-            fprintf(stderr, "fmasd: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    defaults(&srv.cfg);
+    int status = parse_options(argc, argv, &srv.cfg, &port_file);
+    if (status >= 0)
+        return status;
 
     /* Every thread started from here on inherits the blocked signals; the
      * main thread alone waits for them. */
@@ -353,60 +315,23 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     sur_init();
-    int rc = lut_store_open(&srv.store, cfg->data_dir, NULL);
+    if ((status = start_state(&srv)))
+        return status;
+    fm_daemon *daemon = NULL;
+    int rc = fm_daemon_start(&srv, &fm_routes, &daemon);
     if (rc) {
-        fprintf(stderr, "fmasd: cannot open the data directory %s: %s\n", cfg->data_dir, lut_strerror(rc));
-        return 1;
-    }
-    if (fm_spaces_init(&srv.spaces) || (rc = fm_spaces_load(&srv.spaces, srv.store))) {
-        fprintf(stderr, "fmasd: cannot load the search spaces: %s\n", lut_strerror(rc));
-        lut_store_close(srv.store);
-        return 1;
-    }
-    if ((rc = fm_fitter_start(&srv.fitter, cfg->refit_delay_ms, cfg->min_observations))) {
-        fprintf(stderr, "fmasd: cannot start the surrogate fitter: %s\n", strerror(rc));
-        fm_spaces_destroy(&srv.spaces);
-        lut_store_close(srv.store);
-        return 1;
-    }
-    fm_fit_stored(&srv);
-    if (fm_load_bundled(&srv))
-        log_line("some bundled tables did not load; the service runs without them");
-
-    struct MHD_Daemon *daemon = NULL;
-    rc = fm_daemon_start(&srv, &daemon);
-    if (rc) {
-        fprintf(stderr, "fmasd: cannot listen on %s:%u: %s\n", cfg->listen_host, cfg->listen_port,
+        fprintf(stderr, "fmasd: cannot listen on %s:%u: %s\n", srv.cfg.listen_host, srv.cfg.listen_port,
                 strerror(rc));
-        fm_fitter_stop(srv.fitter);
-        fm_spaces_destroy(&srv.spaces);
-        lut_store_close(srv.store);
+        stop_state(&srv);
         return 1;
     }
-    unsigned short port = fm_daemon_port(daemon);
-    log_line("listening on http://%s%s%s:%u (data %s, %u threads)",
-             strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
-             strchr(cfg->listen_host, ':') ? "]" : "", port, cfg->data_dir, cfg->threads);
-    if (port_file) {
-        FILE *f = fopen(port_file, "w");
-        if (f) {
-            fprintf(f, "%u\n", port);
-            fclose(f);
-        }
-    }
+    announce(&srv.cfg, fm_daemon_port(daemon), port_file);
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    log_line("signal %d: finishing in-flight requests", sig);
-    MHD_quiesce_daemon(daemon);
-    for (int i = 0; i < 1000 && atomic_load(&srv.inflight) > 0; i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    MHD_stop_daemon(daemon);
-    fm_fitter_stop(srv.fitter);
-    fm_spaces_destroy(&srv.spaces);
-    lut_store_close(srv.store);
-    log_line("stopped");
+    fm_log("signal %d: finishing in-flight requests", sig);
+    fm_daemon_stop(daemon);
+    stop_state(&srv);
+    fm_log("stopped");
     return 0;
 }

@@ -1,3 +1,6 @@
+/*
+ * metrics.c — request counters and latency histograms (see metrics.h).
+ */
 #include "metrics.h"
 
 #include <errno.h>
@@ -47,61 +50,25 @@ void fm_metrics_record(fm_metrics *m, int route, const char *method,
     atomic_fetch_add(&m->sum_ns[r], elapsed_ns);
 }
 
-void fm_buf_append(fm_buf *b, const char *s, size_t n)
+void fm_metrics_label(fm_metrics *m, int route, const char *label)
 {
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    if (route >= 0 && route < FM_METRICS_ROUTES - 1)
+        m->labels[route] = label;
 }
 
-void fm_buf_printf(fm_buf *b, const char *fmt, ...)
+/* The label of route slot r: its pattern, "unmatched" for the last slot,
+ * NULL for slots no pattern names. */
+static const char *route_label(const fm_metrics *m, int r)
 {
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof small) {
-        fm_buf_append(b, small, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    fm_buf_append(b, big, (size_t)n);
-    free(big);
+    return r == FM_METRICS_ROUTES - 1 ? "unmatched" : m->labels[r];
 }
 
-int fm_metrics_render(const fm_metrics *m, fm_buf *out,
-                      const char *(*route_label)(int route))
+int fm_metrics_render(const fm_metrics *m, fm_buf *out)
 {
     fm_buf_printf(out, "# HELP fmas_http_requests_total HTTP requests by route, method and status.\n"
                        "# TYPE fmas_http_requests_total counter\n");
     for (int r = 0; r < FM_METRICS_ROUTES; r++) {
-        const char *label = r == FM_METRICS_ROUTES - 1 ? "unmatched" : route_label(r);
+        const char *label = route_label(m, r);
         if (!label)
             continue;
         for (int mi = 0; mi < FM_METRICS_METHODS; mi++)
@@ -120,7 +87,7 @@ int fm_metrics_render(const fm_metrics *m, fm_buf *out,
     fm_buf_printf(out, "# HELP fmas_http_request_duration_seconds Time from the end of the request body to the response, by route.\n"
                        "# TYPE fmas_http_request_duration_seconds histogram\n");
     for (int r = 0; r < FM_METRICS_ROUTES; r++) {
-        const char *label = r == FM_METRICS_ROUTES - 1 ? "unmatched" : route_label(r);
+        const char *label = route_label(m, r);
         if (!label)
             continue;
         uint64_t cum = 0;

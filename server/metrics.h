@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define FM_METRICS_ROUTES 24    /* path patterns + 1 for "unmatched" */
 #define FM_METRICS_METHODS 6    /* GET PUT POST DELETE HEAD other */
 #define FM_METRICS_STATUSES 16
@@ -19,26 +21,19 @@ typedef struct fm_metrics {
     atomic_uint_fast64_t requests[FM_METRICS_ROUTES][FM_METRICS_METHODS][FM_METRICS_STATUSES];
     atomic_uint_fast64_t buckets[FM_METRICS_ROUTES][FM_METRICS_BUCKETS + 1];
     atomic_uint_fast64_t sum_ns[FM_METRICS_ROUTES];
+    const char *labels[FM_METRICS_ROUTES]; /* set at start-up (fm_metrics_label) */
 } fm_metrics;
+
+/* Name route slot `route` (a pattern index) in the rendered text; done
+ * once at start-up, before requests are served. Unnamed slots are left
+ * out of the text. */
+void fm_metrics_label(fm_metrics *m, int route, const char *label);
 
 /* route: pattern index, or -1 for requests that matched no pattern. */
 void fm_metrics_record(fm_metrics *m, int route, const char *method,
                        unsigned status, uint64_t elapsed_ns);
 
-/* Append the Prometheus text of the counters to a malloc'd buffer.
- * route_label(i) names pattern i. Returns 0 or ENOMEM. */
-struct fm_buf;
-int fm_metrics_render(const fm_metrics *m, struct fm_buf *out,
-                      const char *(*route_label)(int route));
-
-/* A growable byte buffer (used by renderers and the CSV writer). */
-typedef struct fm_buf {
-    char *data;
-    size_t len, cap;
-    int oom; /* set once an append failed; later appends are no-ops */
-} fm_buf;
-
-void fm_buf_append(fm_buf *b, const char *s, size_t n);
-void fm_buf_printf(fm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append the Prometheus text of the counters to out. Returns 0 or ENOMEM. */
+int fm_metrics_render(const fm_metrics *m, fm_buf *out);
 
 #endif

@@ -1,12 +1,11 @@
 /*
- * models.h — fitted accuracy surrogates per (space, metric, fidelity), and
- * the background fitter that keeps them current.
+ * models.h — the registry of fitted accuracy surrogates of one space, per
+ * (metric, fidelity), and what a fitted model answers.
  *
  * A fitted model is immutable and counted: readers take a reference
- * (fm_models_get) and use it while the fitter swaps a newer one in, so an
- * estimate never sees a half-built model. Fitting never runs on an HTTP
- * thread: observations schedule a debounced refit on the fitter thread, and
- * POST .../surrogate:fit waits for the fitter to finish one.
+ * (fm_models_get) and use it while a newer one is swapped in
+ * (fm_models_put), so a prediction never sees a half-built model. Models
+ * are made by the fitter (fitter.h); this registry only keeps them.
  */
 #ifndef FMAS_SERVER_MODELS_H
 #define FMAS_SERVER_MODELS_H
@@ -19,9 +18,6 @@
 #include "observations.h"
 #include "space.h"
 #include "sur.h"
-
-struct fm_space;
-struct fm_server;
 
 typedef struct fm_cv {
     char model[16];
@@ -54,49 +50,41 @@ void fm_models_free(fm_models *m);
 
 /* A reference to the current model of (metric, fidelity), or NULL. */
 fm_model *fm_models_get(fm_models *m, const char *metric, const char *fidelity);
+
+/* The version of the current model of (metric, fidelity), 0 if none. */
+uint64_t fm_models_version(fm_models *m, const char *metric, const char *fidelity);
+
+/* Swap model in for its (metric, fidelity), atomically for readers; takes
+ * the caller's reference (out of memory: the old model stays). */
+void fm_models_put(fm_models *m, fm_model *model);
+
+/* A new empty model with one reference; NULL when out of memory. */
+fm_model *fm_model_new(const char *metric, const char *fidelity, uint64_t version);
+void fm_model_retain(fm_model *model);
 void fm_model_release(fm_model *model);
 
 /*
- * Mean and standard deviation predicted for a genome (in metric units).
- * Returns 0, or -1 when the model is not fitted.
+ * The feature row of a genome (canonical) for model's features: its genes,
+ * plus log MACs and log params on builder spaces, taken from tot when given
+ * (costs the caller already has) or costed with the model's coster.
  */
-int fm_model_predict(const fm_model *model, const lut_space *space, const int *genome,
-                     double *mean, double *std);
+int fm_model_encode(const fm_model *model, const int *genome, const lut_space_totals *tot,
+                    double *row);
+
+/*
+ * Mean and standard deviation predicted (in metric units) for n genomes
+ * (n x gene_count, any spelling: they are canonicalized here). totals (n,
+ * may be NULL) are their costs when the caller has them. A row that cannot
+ * be predicted gets NaN. Returns 0, or -1 when the model is not fitted or
+ * memory ran out.
+ */
+int fm_model_predict_many(const fm_model *model, const lut_space *space, const int *genomes,
+                          const lut_space_totals *totals, size_t n, double *mean, double *std);
 
 /* {"mean", "std", "fidelity", "model_version"} of a prediction. */
 json_t *fm_prediction_json(const fm_model *model, double mean, double std);
 
 /* The surrogate object of docs/api.md (status, n, model, version, cv...). */
 json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_observations);
-
-/* ---------------------------------------------------------------- fitter */
-
-typedef struct fm_fitter fm_fitter;
-
-/* Start the fitter thread. delay_ms debounces refits after observations;
- * models need min_observations distinct genomes. */
-int fm_fitter_start(fm_fitter **out, unsigned delay_ms, size_t min_observations);
-/* Finish the current fit, drop pending ones, join the thread. */
-void fm_fitter_stop(fm_fitter *f);
-
-size_t fm_fitter_min_observations(const fm_fitter *f);
-
-/* Schedule a refit of (space, metric, fidelity) delay_ms from now (or
- * right away when now is set); a later call for the same triple moves the
- * due time instead of queueing twice. Holds a reference to the space. */
-void fm_fitter_schedule(fm_fitter *f, struct fm_space *s, const char *metric,
-                        const char *fidelity, int now);
-
-/* Fit now on the fitter thread and wait until it is done. Returns 0 and a
- * reference to the new model, or an error code. */
-int fm_fitter_fit_wait(fm_fitter *f, struct fm_space *s, const char *metric,
-                       const char *fidelity, fm_model **out);
-
-/* The fidelity with the most observations of metric in s, into buf; 0 if
- * there is one, -1 if the metric has no observation. */
-int fm_obs_busiest_fidelity(struct fm_space *s, const char *metric, char *buf, size_t size);
-
-/* Observations of (metric, fidelity) in s. */
-size_t fm_obs_busiest_fidelity_count(struct fm_space *s, const char *metric, const char *fidelity);
 
 #endif

@@ -1,25 +1,43 @@
 /*
- * observations.c — the per-space set of observations and its storage.
+ * observations.c — the per-space set of observations, its lock, its
+ * storage and the queries the surrogate and screening ask of it.
  */
 #include "observations.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+struct fm_obs_set {
+    pthread_rwlock_t lock;
+    fm_obs *items;
+    size_t n, cap;
+    uint64_t next_id;
+    uint64_t next_doc;    /* document sequence */
+    size_t gene_count;
+};
 
 static void kind_of(const char *space_id, char *kind, size_t size)
 {
     snprintf(kind, size, "obs:%s", space_id);
 }
 
-int fm_obs_init(fm_obs_set *set, size_t gene_count)
+fm_obs_set *fm_obs_new(size_t gene_count)
 {
-    memset(set, 0, sizeof *set);
+    fm_obs_set *set = calloc(1, sizeof *set);
+    if (!set)
+        return NULL;
     set->next_id = 1;
     set->next_doc = 1;
     set->gene_count = gene_count;
-    return pthread_rwlock_init(&set->lock, NULL);
+    if (pthread_rwlock_init(&set->lock, NULL)) {
+        free(set);
+        return NULL;
+    }
+    return set;
 }
 
 static void obs_free(fm_obs *o)
@@ -30,12 +48,15 @@ static void obs_free(fm_obs *o)
     o->meta = NULL;
 }
 
-void fm_obs_destroy(fm_obs_set *set)
+void fm_obs_free(fm_obs_set *set)
 {
+    if (!set)
+        return;
     for (size_t i = 0; i < set->n; i++)
         obs_free(&set->items[i]);
     free(set->items);
     pthread_rwlock_destroy(&set->lock);
+    free(set);
 }
 
 int fm_metric_name_valid(const char *s)
@@ -221,4 +242,242 @@ int fm_obs_purge(lut_store *store, const char *space_id)
     char kind[96];
     kind_of(space_id, kind, sizeof kind);
     return lut_store_doc_purge(store, kind);
+}
+
+/* ------------------------------------------------------------- queries */
+
+static int matches(const fm_obs *o, const char *metric, const char *fidelity)
+{
+    return (!metric || !strcmp(o->metric, metric)) && (!fidelity || !strcmp(o->fidelity, fidelity));
+}
+
+size_t fm_obs_count(fm_obs_set *set, const char *metric, const char *fidelity)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n; i++)
+        n += (size_t)matches(&set->items[i], metric, fidelity);
+    pthread_rwlock_unlock(&set->lock);
+    return n;
+}
+
+int fm_obs_busiest_fidelity(fm_obs_set *set, const char *metric, char *buf, size_t size)
+{
+    /* Count per fidelity; few distinct fidelities, so a small linear table. */
+    typedef struct {
+        const char *name;
+        size_t n;
+    } tally;
+    tally seen[32];
+    size_t ns = 0;
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n; i++) {
+        const fm_obs *o = &set->items[i];
+        if (strcmp(o->metric, metric))
+            continue;
+        size_t j = 0;
+        while (j < ns && strcmp(seen[j].name, o->fidelity))
+            j++;
+        if (j == ns && ns < 32)
+            seen[ns++] = (tally){o->fidelity, 0};
+        if (j < ns)
+            seen[j].n++;
+    }
+    size_t best = 0;
+    for (size_t j = 1; j < ns; j++)
+        if (seen[j].n > seen[best].n)
+            best = j;
+    if (ns)
+        snprintf(buf, size, "%s", seen[best].name);
+    pthread_rwlock_unlock(&set->lock);
+    return ns ? 0 : -1;
+}
+
+size_t fm_obs_metrics(fm_obs_set *set, char (*names)[FM_NAME_MAX], size_t max)
+{
+    size_t n = 0;
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n && n < max; i++) {
+        const char *m = set->items[i].metric;
+        size_t j = 0;
+        while (j < n && strcmp(names[j], m))
+            j++;
+        if (j == n)
+            snprintf(names[n++], FM_NAME_MAX, "%s", m);
+    }
+    pthread_rwlock_unlock(&set->lock);
+    return n;
+}
+
+int fm_obs_pairs(fm_obs_set *set, fm_obs_pair **out, size_t *n)
+{
+    fm_obs_pair *pairs = NULL;
+    size_t np = 0, cap = 0;
+    int rc = 0;
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n && !rc; i++) {
+        const fm_obs *o = &set->items[i];
+        size_t j = 0;
+        while (j < np && (strcmp(pairs[j].metric, o->metric) || strcmp(pairs[j].fidelity, o->fidelity)))
+            j++;
+        if (j < np)
+            continue;
+        if (np == cap) {
+            fm_obs_pair *p = realloc(pairs, (cap = cap ? 2 * cap : 8) * sizeof *p);
+            if (!p) {
+                rc = LUT_ENOMEM;
+                break;
+            }
+            pairs = p;
+        }
+        memcpy(pairs[np].metric, o->metric, FM_NAME_MAX);
+        memcpy(pairs[np].fidelity, o->fidelity, FM_NAME_MAX);
+        np++;
+    }
+    pthread_rwlock_unlock(&set->lock);
+    if (rc) {
+        free(pairs);
+        return rc;
+    }
+    *out = pairs;
+    *n = np;
+    return 0;
+}
+
+void fm_obs_each(fm_obs_set *set, const char *metric, const char *fidelity,
+                 fm_obs_visit fn, void *ctx)
+{
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n; i++)
+        if (matches(&set->items[i], metric, fidelity))
+            fn(&set->items[i], ctx);
+    pthread_rwlock_unlock(&set->lock);
+}
+
+/* ------------------------------------------------------ distinct genomes */
+
+/*
+ * Matched observations are copied out under the lock as rows of ints that
+ * carry their own gene count, so that qsort needs no context:
+ * [ng, genome (ng), query, arrival (2 ints), value (2 ints)].
+ */
+#define ROW_EXTRA 6
+
+static size_t row_pos(const int *r)
+{
+    uint64_t pos;
+    memcpy(&pos, r + 2 + r[0], sizeof pos);
+    return (size_t)pos;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    int c = memcmp(x + 1, y + 1, (size_t)x[0] * sizeof(int));
+    if (c)
+        return c;
+    size_t px = row_pos(x), py = row_pos(y);
+    if (px != py)
+        return px < py ? -1 : 1;
+    return (x[1 + x[0]] > y[1 + y[0]]) - (x[1 + x[0]] < y[1 + y[0]]);
+}
+
+/* Copy the rows of the matching observations; *nrows of them. */
+static int *collect_rows(fm_obs_set *set, const lut_space *space, const fm_obs_query *q, size_t nq,
+                         size_t *nrows, size_t *used)
+{
+    size_t ng = set->gene_count, stride = ng + ROW_EXTRA, n = 0;
+    pthread_rwlock_rdlock(&set->lock);
+    for (size_t i = 0; i < set->n; i++)
+        for (size_t k = 0; k < nq; k++)
+            n += (size_t)matches(&set->items[i], q[k].metric, q[k].fidelity);
+    int *rows = malloc((n ? n : 1) * stride * sizeof *rows);
+    n = 0;
+    *used = 0;
+    for (size_t i = 0; rows && i < set->n; i++) {
+        const fm_obs *o = &set->items[i];
+        int hit = 0;
+        for (size_t k = 0; k < nq; k++) {
+            if (!matches(o, q[k].metric, q[k].fidelity))
+                continue;
+            int *r = rows + n++ * stride;
+            uint64_t pos = i;
+            r[0] = (int)ng;
+            memcpy(r + 1, o->genome, ng * sizeof *r);
+            lut_space_genome_canonicalize(space, r + 1);
+            r[1 + ng] = (int)k;
+            memcpy(r + 2 + ng, &pos, sizeof pos);
+            memcpy(r + 4 + ng, &o->value, sizeof o->value);
+            hit = 1;
+        }
+        *used += (size_t)hit;
+    }
+    pthread_rwlock_unlock(&set->lock);
+    *nrows = n;
+    return rows;
+}
+
+int fm_obs_distinct(fm_obs_set *set, const lut_space *space, const fm_obs_query *q, size_t nq,
+                    fm_obs_points *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t ng = set->gene_count, stride = ng + ROW_EXTRA, nrows = 0;
+    out->nq = nq;
+    out->gene_count = ng;
+    int *rows = collect_rows(set, space, q, nq, &nrows, &out->used);
+    if (!rows)
+        return LUT_ENOMEM;
+    qsort(rows, nrows, stride * sizeof *rows, row_cmp);
+    size_t cells = (nrows ? nrows : 1) * (nq ? nq : 1);
+    out->genomes = malloc((nrows ? nrows : 1) * (ng ? ng : 1) * sizeof *out->genomes);
+    out->mean = calloc(cells, sizeof *out->mean);
+    out->count = calloc(cells, sizeof *out->count);
+    out->first = malloc((nrows ? nrows : 1) * sizeof *out->first);
+    if (!out->genomes || !out->mean || !out->count || !out->first) {
+        free(rows);
+        fm_obs_points_free(out);
+        return LUT_ENOMEM;
+    }
+    size_t d = 0;
+    for (size_t i = 0; i < nrows; i++) {
+        const int *r = rows + i * stride;
+        if (d == 0 || memcmp(out->genomes + (d - 1) * ng, r + 1, ng * sizeof *r)) {
+            memcpy(out->genomes + d * ng, r + 1, ng * sizeof *r);
+            out->first[d++] = row_pos(r);
+        }
+        double v;
+        memcpy(&v, r + 4 + ng, sizeof v);
+        size_t cell = (d - 1) * nq + (size_t)r[1 + ng];
+        out->mean[cell] = out->count[cell]++ ? out->mean[cell] + v : v;
+    }
+    free(rows);
+    out->n = d;
+    for (size_t i = 0; i < d * nq; i++)
+        out->mean[i] = out->count[i] ? out->mean[i] / (double)out->count[i] : NAN;
+    return 0;
+}
+
+void fm_obs_points_free(fm_obs_points *p)
+{
+    free(p->genomes);
+    free(p->mean);
+    free(p->count);
+    free(p->first);
+    memset(p, 0, sizeof *p);
+}
+
+long fm_obs_points_find(const fm_obs_points *p, const int *genome)
+{
+    size_t lo = 0, hi = p->n, ng = p->gene_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(p->genomes + mid * ng, genome, ng * sizeof *genome);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
 }

@@ -1,14 +1,15 @@
 /*
  * predict.h — the predictions of one request: for every metric a space has
  * observations of, the current model at the chosen fidelity (taken once
- * per request, so a whole batch sees one model version per metric).
+ * per request, so a whole batch sees one model version per metric), and
+ * the predictions of all the request's genomes, made in one batch per
+ * metric.
  */
 #ifndef FMAS_SERVER_PREDICT_H
 #define FMAS_SERVER_PREDICT_H
 
 #include <jansson.h>
 
-#include "http.h"
 #include "models.h"
 #include "spaces.h"
 
@@ -21,20 +22,30 @@ typedef struct fm_predictor {
     char fidelity[FM_MAX_METRICS][FM_NAME_MAX]; /* "" when unknown */
     fm_model *models[FM_MAX_METRICS];       /* references, or NULL */
     char reason[FM_MAX_METRICS][160];       /* why a metric has no prediction */
+    size_t rows;                            /* rows of the last fm_predictor_run */
+    double *mean, *std;                     /* n x rows, metric-major */
 } fm_predictor;
 
 /* fidelity NULL: per metric, the fidelity with the most observations. */
-int fm_predictor_init(fm_predictor *p, fm_server *srv, fm_space *s, const char *fidelity);
+int fm_predictor_init(fm_predictor *p, fm_space *s, const char *fidelity);
 void fm_predictor_release(fm_predictor *p);
 
 /* Index of a metric in p, or -1. */
 int fm_predictor_find(const fm_predictor *p, const char *metric);
-/* Mean and std of metric i for a genome; -1 without a fitted model. */
-int fm_predict_metric(const fm_predictor *p, int i, const int *genome, double *mean, double *std);
-/* Add "predicted" (and "predicted_reasons" / "predicted_reason") to result. */
-void fm_predictor_annotate(const fm_predictor *p, const int *genome, json_t *result);
 
-/* ?fidelity= checked; answers 400 and returns -1 if it is not a name. */
-int fm_fidelity_param(fm_request *rq, fm_response *rs, const char **out);
+/*
+ * Predict every metric for rows genomes (rows x gene_count) in one batch
+ * per metric. totals (rows, may be NULL) are the genomes' costs when the
+ * caller has them (builder spaces), so that no genome is costed twice.
+ * Returns 0 or LUT_ENOMEM.
+ */
+int fm_predictor_run(fm_predictor *p, const int *genomes, const lut_space_totals *totals, size_t rows);
+
+/* Mean and std of metric i for row r of the last run; -1 without one. */
+int fm_predictor_get(const fm_predictor *p, size_t r, int i, double *mean, double *std);
+
+/* Add "predicted" (and "predicted_reasons" / "predicted_reason") of row r
+ * of the last run to result. */
+void fm_predictor_annotate(const fm_predictor *p, size_t r, json_t *result);
 
 #endif

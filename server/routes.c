@@ -2,9 +2,17 @@
  * routes.c — the router table: every endpoint of fmasd, one line each.
  * Routes of one path pattern are listed together (405 answers list them).
  */
-#include "server.h"
+#include "routes.h"
 
-const fm_route fm_routes[] = {
+#include "h_dashboard.h"
+#include "h_devices.h"
+#include "h_estimate.h"
+#include "h_observations.h"
+#include "h_screen.h"
+#include "h_spaces.h"
+#include "h_surrogate.h"
+
+static const fm_route table[] = {
     {"GET", "/", h_dashboard},
     {"HEAD", "/", h_dashboard},
     {"GET", "/v1/health", h_health},
@@ -30,4 +38,4 @@ const fm_route fm_routes[] = {
     {"POST", "/v1/spaces/{id}/screen", h_screen},
 };
 
-const size_t fm_nroutes = sizeof fm_routes / sizeof fm_routes[0];
+const fm_router fm_routes = {table, sizeof table / sizeof table[0]};

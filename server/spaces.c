@@ -39,10 +39,16 @@ static void space_free(fm_space *s)
     if (!s)
         return;
     fm_models_free(s->models);
-    fm_obs_destroy(&s->obs);
+    fm_obs_free(s->obs);
     lut_space_free(s->space);
     json_decref(s->definition);
     free(s);
+}
+
+fm_space *fm_spaces_retain(fm_space *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
 }
 
 void fm_spaces_release(fm_space *s)
@@ -95,168 +101,200 @@ static int param_int(json_t *params, const char *name, int64_t *out, lut_error *
     return 0;
 }
 
-int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
+/* The members of a definition document. */
+typedef struct def_fields {
+    json_t *id, *desc, *builder, *params, *genes;
+} def_fields;
+
+/* Read and check the top level of a definition. */
+static int def_read(json_t *def, def_fields *f, lut_error *err)
 {
-    *out = NULL;
+    memset(f, 0, sizeof *f);
     if (!json_is_object(def))
         return fault(err, "", "a space definition must be an object");
-    json_t *id = NULL, *desc = NULL, *builder = NULL, *params = NULL, *genes = NULL;
     const char *k;
     json_t *v;
     json_object_foreach(def, k, v) {
         if (!strcmp(k, "id"))
-            id = v;
+            f->id = v;
         else if (!strcmp(k, "description"))
-            desc = v;
+            f->desc = v;
         else if (!strcmp(k, "builder"))
-            builder = v;
+            f->builder = v;
         else if (!strcmp(k, "params"))
-            params = v;
+            f->params = v;
         else if (!strcmp(k, "genes"))
-            genes = v;
+            f->genes = v;
         else {
             char field[80];
             snprintf(field, sizeof field, "/%.60s", k);
             return fault(err, field, "unknown field");
         }
     }
-    if (!json_is_string(id))
-        return fault(err, "/id", id ? "must be a string" : "is required");
-    if (desc && !json_is_string(desc))
+    if (!json_is_string(f->id))
+        return fault(err, "/id", f->id ? "must be a string" : "is required");
+    if (f->desc && !json_is_string(f->desc))
         return fault(err, "/description", "must be a string");
-    if (builder && !json_is_null(builder) && !json_is_string(builder))
+    if (f->builder && !json_is_null(f->builder) && !json_is_string(f->builder))
         return fault(err, "/builder", "must be a builder name (a string)");
-    if (builder && json_is_null(builder))
-        builder = NULL;
-    if (params && !builder)
+    if (f->builder && json_is_null(f->builder))
+        f->builder = NULL;
+    if (f->params && !f->builder)
         return fault(err, "/params", "only builder spaces take params; a categorical space has genes only");
-    if (!!builder == !!genes)
-        return fault(err, builder ? "/genes" : "/builder",
-                     builder ? "a builder space takes its genes from the builder; leave genes out"
-                             : "give either a builder (with params) or genes (a categorical space)");
-    lut_space *sp = NULL;
+    if (!!f->builder == !!f->genes)
+        return fault(err, f->builder ? "/genes" : "/builder",
+                     f->builder ? "a builder space takes its genes from the builder; leave genes out"
+                                : "give either a builder (with params) or genes (a categorical space)");
+    return 0;
+}
+
+/* The params object of a builder space over the defaults in p. */
+static int builder_params(json_t *params, lut_space_params *p, lut_error *err)
+{
+    if (!json_is_object(params))
+        return fault(err, "/params", "must be an object");
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v) {
+        if (strcmp(k, "input_size") && strcmp(k, "num_classes") && strcmp(k, "output_stride")) {
+            char field[80];
+            snprintf(field, sizeof field, "/params/%.60s", k);
+            return fault(err, field, "unknown parameter (input_size, num_classes, output_stride)");
+        }
+    }
+    if (param_int(params, "input_size", &p->input_size, err) ||
+        param_int(params, "num_classes", &p->num_classes, err) ||
+        param_int(params, "output_stride", &p->output_stride, err))
+        return LUT_EINVAL;
+    return 0;
+}
+
+/* A builder space; its builder and params join the canonical document. */
+static int builder_space(const def_fields *f, json_t *canon, lut_space **sp, lut_error *err)
+{
+    lut_space_params p;
+    lut_space_params_default(&p);
+    if (f->params && builder_params(f->params, &p, err))
+        return LUT_EINVAL;
     lut_error e = {.row = -1};
-    int rc;
+    int rc = lut_space_create(sp, json_string_value(f->id), f->desc ? json_string_value(f->desc) : NULL,
+                              json_string_value(f->builder), &p, &e);
+    if (rc) {
+        char field[80];
+        if (!strcmp(e.field, "id") || !strcmp(e.field, "builder") || !strcmp(e.field, "description"))
+            snprintf(field, sizeof field, "/%s", e.field);
+        else
+            snprintf(field, sizeof field, "/params/%s", e.field);
+        return fault(err, field, e.reason);
+    }
+    json_object_set(canon, "builder", f->builder);
+    json_object_set_new(canon, "params", json_pack("{s:I, s:I, s:I}", "input_size", (json_int_t)p.input_size,
+                                                   "num_classes", (json_int_t)p.num_classes,
+                                                   "output_stride", (json_int_t)p.output_stride));
+    return 0;
+}
+
+/* Gene i of a categorical definition into gs[i] (choices into vals). */
+static int categorical_gene(json_t *g, size_t i, lut_space_gene *gs, double *vals, lut_error *err)
+{
+    char field[80];
+    json_t *name = json_object_get(g, "name"), *choices = json_object_get(g, "choices");
+    if (!json_is_object(g) || json_object_size(g) != 2 || !json_is_string(name) || !json_is_array(choices)) {
+        snprintf(field, sizeof field, "/genes/%zu", i);
+        return fault(err, field, "a gene is {\"name\": string, \"choices\": [numbers]}");
+    }
+    size_t nc = json_array_size(choices);
+    if (nc == 0 || nc > LUT_SPACE_MAX_CHOICES) {
+        snprintf(field, sizeof field, "/genes/%zu/choices", i);
+        return fault(err, field, "must hold 1 to 256 numbers");
+    }
+    for (size_t j = 0; j < nc; j++) {
+        json_t *c = json_array_get(choices, j);
+        if (!json_is_number(c)) {
+            snprintf(field, sizeof field, "/genes/%zu/choices/%zu", i, j);
+            return fault(err, field, "must be a number");
+        }
+        vals[i * LUT_SPACE_MAX_CHOICES + j] = json_number_value(c);
+    }
+    gs[i].name = json_string_value(name);
+    gs[i].choices = vals + i * LUT_SPACE_MAX_CHOICES;
+    gs[i].n_choices = nc;
+    return 0;
+}
+
+/* The JSON pointer of a fault lut_space_create_categorical found. */
+static void categorical_fault(const lut_error *e, const lut_space_gene *gs, size_t n, lut_error *err)
+{
+    char field[80];
+    /* A repeated name is the fault of its second occurrence. */
+    int dup = strstr(e->reason, "name given twice") != NULL;
+    long gi = -1, seen = 0;
+    for (size_t i = 0; i < n && gi < 0; i++)
+        if (!strcmp(gs[i].name, e->field) && (!dup || seen++ == 1))
+            gi = (long)i;
+    if (!strcmp(e->field, "id") || !strcmp(e->field, "description"))
+        snprintf(field, sizeof field, "/%s", e->field);
+    else if (gi >= 0)
+        snprintf(field, sizeof field, "/genes/%ld", gi);
+    else if (!strncmp(e->field, "genes", 5))
+        snprintf(field, sizeof field, "/%s", e->field);
+    else
+        snprintf(field, sizeof field, "/genes");
+    fault(err, field, e->reason);
+}
+
+/* A categorical space; its genes join the canonical document. */
+static int categorical_space(const def_fields *f, json_t *canon, lut_space **sp, lut_error *err)
+{
+    json_t *genes = f->genes;
+    if (!json_is_array(genes) || json_array_size(genes) == 0 || json_array_size(genes) > LUT_SPACE_MAX_GENES)
+        return fault(err, "/genes", "must be an array of 1 to 1024 genes {name, choices}");
+    size_t n = json_array_size(genes);
+    lut_space_gene *gs = calloc(n, sizeof *gs);
+    double *vals = calloc(n * LUT_SPACE_MAX_CHOICES, sizeof *vals);
+    int rc = (gs && vals) ? 0 : LUT_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = categorical_gene(json_array_get(genes, i), i, gs, vals, err);
+    if (!rc) {
+        lut_error e = {.row = -1};
+        rc = lut_space_create_categorical(sp, json_string_value(f->id),
+                                          f->desc ? json_string_value(f->desc) : NULL, gs, n, &e);
+        if (rc == LUT_EINVAL)
+            categorical_fault(&e, gs, n, err);
+        else if (rc)
+            fault(err, "", lut_strerror(rc));
+    }
+    free(gs);
+    free(vals);
+    if (rc)
+        return rc;
+    json_object_set_new(canon, "builder", json_null());
+    json_t *garr = json_array();
+    for (size_t i = 0; i < lut_space_gene_count(*sp); i++) {
+        const lut_space_gene *g = lut_space_gene_at(*sp, i);
+        json_t *ch = json_array();
+        for (size_t j = 0; j < g->n_choices; j++)
+            json_array_append_new(ch, json_real(g->choices[j]));
+        json_array_append_new(garr, json_pack("{s:s, s:o}", "name", g->name, "choices", ch));
+    }
+    json_object_set_new(canon, "genes", garr);
+    return 0;
+}
+
+int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
+{
+    *out = NULL;
+    def_fields f;
+    if (def_read(def, &f, err))
+        return LUT_EINVAL;
+    lut_space *sp = NULL;
     json_t *canon = json_object();
-    json_object_set(canon, "id", id);
-    json_object_set_new(canon, "description", json_string(desc ? json_string_value(desc) : ""));
-    if (builder) {
-        lut_space_params p;
-        lut_space_params_default(&p);
-        if (params) {
-            if (!json_is_object(params)) {
-                json_decref(canon);
-                return fault(err, "/params", "must be an object");
-            }
-            json_object_foreach(params, k, v) {
-                if (strcmp(k, "input_size") && strcmp(k, "num_classes") && strcmp(k, "output_stride")) {
-                    char field[80];
-                    snprintf(field, sizeof field, "/params/%.60s", k);
-                    json_decref(canon);
-                    return fault(err, field, "unknown parameter (input_size, num_classes, output_stride)");
-                }
-            }
-            if (param_int(params, "input_size", &p.input_size, err) ||
-                param_int(params, "num_classes", &p.num_classes, err) ||
-                param_int(params, "output_stride", &p.output_stride, err)) {
-                json_decref(canon);
-                return LUT_EINVAL;
-            }
-        }
-        rc = lut_space_create(&sp, json_string_value(id), desc ? json_string_value(desc) : NULL,
-                              json_string_value(builder), &p, &e);
-        if (rc) {
-            json_decref(canon);
-            char field[80];
-            if (!strcmp(e.field, "id") || !strcmp(e.field, "builder") || !strcmp(e.field, "description"))
-                snprintf(field, sizeof field, "/%s", e.field);
-            else
-                snprintf(field, sizeof field, "/params/%s", e.field);
-            return fault(err, field, e.reason);
-        }
-        json_object_set(canon, "builder", builder);
-        json_object_set_new(canon, "params", json_pack("{s:I, s:I, s:I}", "input_size", (json_int_t)p.input_size,
-                                                       "num_classes", (json_int_t)p.num_classes,
-                                                       "output_stride", (json_int_t)p.output_stride));
-    } else {
-        if (!json_is_array(genes) || json_array_size(genes) == 0 ||
-            json_array_size(genes) > LUT_SPACE_MAX_GENES) {
-            json_decref(canon);
-            return fault(err, "/genes", "must be an array of 1 to 1024 genes {name, choices}");
-        }
-        size_t n = json_array_size(genes);
-        lut_space_gene *gs = calloc(n, sizeof *gs);
-        double *vals = calloc(n * LUT_SPACE_MAX_CHOICES, sizeof *vals);
-        rc = (gs && vals) ? 0 : LUT_ENOMEM;
-        for (size_t i = 0; !rc && i < n; i++) {
-            json_t *g = json_array_get(genes, i);
-            char field[80];
-            json_t *name = json_object_get(g, "name"), *choices = json_object_get(g, "choices");
-            if (!json_is_object(g) || json_object_size(g) != 2 || !json_is_string(name) ||
-                !json_is_array(choices)) {
-                snprintf(field, sizeof field, "/genes/%zu", i);
-                rc = fault(err, field, "a gene is {\"name\": string, \"choices\": [numbers]}");
-                break;
-            }
-            size_t nc = json_array_size(choices);
-            if (nc == 0 || nc > LUT_SPACE_MAX_CHOICES) {
-                snprintf(field, sizeof field, "/genes/%zu/choices", i);
-                rc = fault(err, field, "must hold 1 to 256 numbers");
-                break;
-            }
-            for (size_t j = 0; j < nc; j++) {
-                json_t *c = json_array_get(choices, j);
-                if (!json_is_number(c)) {
-                    snprintf(field, sizeof field, "/genes/%zu/choices/%zu", i, j);
-                    rc = fault(err, field, "must be a number");
-                    break;
-                }
-                vals[i * LUT_SPACE_MAX_CHOICES + j] = json_number_value(c);
-            }
-            gs[i].name = json_string_value(name);
-            gs[i].choices = vals + i * LUT_SPACE_MAX_CHOICES;
-            gs[i].n_choices = nc;
-        }
-        if (!rc) {
-            rc = lut_space_create_categorical(&sp, json_string_value(id), desc ? json_string_value(desc) : NULL,
-                                              gs, n, &e);
-            if (rc == LUT_EINVAL) {
-                char field[80];
-                /* A repeated name is the fault of its second occurrence. */
-                int dup = strstr(e.reason, "name given twice") != NULL;
-                long gi = -1, seen = 0;
-                for (size_t i = 0; i < n && gi < 0; i++)
-                    if (!strcmp(gs[i].name, e.field) && (!dup || seen++ == 1))
-                        gi = (long)i;
-                if (!strcmp(e.field, "id") || !strcmp(e.field, "description"))
-                    snprintf(field, sizeof field, "/%s", e.field);
-                else if (gi >= 0)
-                    snprintf(field, sizeof field, "/genes/%ld", gi);
-                else if (!strncmp(e.field, "genes", 5))
-                    snprintf(field, sizeof field, "/%s", e.field);
-                else
-                    snprintf(field, sizeof field, "/genes");
-                fault(err, field, e.reason);
-            } else if (rc) {
-                fault(err, "", lut_strerror(rc));
-            }
-        }
-        free(gs);
-        free(vals);
-        if (rc) {
-            json_decref(canon);
-            return rc;
-        }
-        json_object_set_new(canon, "builder", json_null());
-        json_t *garr = json_array();
-        for (size_t i = 0; i < lut_space_gene_count(sp); i++) {
-            const lut_space_gene *g = lut_space_gene_at(sp, i);
-            json_t *ch = json_array();
-            for (size_t j = 0; j < g->n_choices; j++)
-                json_array_append_new(ch, json_real(g->choices[j]));
-            json_array_append_new(garr, json_pack("{s:s, s:o}", "name", g->name, "choices", ch));
-        }
-        json_object_set_new(canon, "genes", garr);
+    json_object_set(canon, "id", f.id);
+    json_object_set_new(canon, "description", json_string(f.desc ? json_string_value(f.desc) : ""));
+    int rc = f.builder ? builder_space(&f, canon, &sp, err) : categorical_space(&f, canon, &sp, err);
+    if (rc) {
+        json_decref(canon);
+        return rc;
     }
     fm_space *s = calloc(1, sizeof *s);
     if (!s) {
@@ -267,10 +305,8 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
     s->space = sp;
     s->definition = canon;
     atomic_init(&s->refs, 1);
-    if (fm_obs_init(&s->obs, lut_space_gene_count(sp)) || !(s->models = fm_models_new())) {
-        lut_space_free(sp);
-        json_decref(canon);
-        free(s);
+    if (!(s->obs = fm_obs_new(lut_space_gene_count(sp))) || !(s->models = fm_models_new())) {
+        space_free(s);
         return LUT_ENOMEM;
     }
     *out = s;
@@ -289,7 +325,7 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
         if (rc)
             return rc;
         s->builtin = 1;
-        if ((rc = fm_obs_load(&s->obs, store, builders[i])) || (rc = insert_locked(reg, s))) {
+        if ((rc = fm_obs_load(s->obs, store, builders[i])) || (rc = insert_locked(reg, s))) {
             space_free(s);
             return rc;
         }
@@ -309,7 +345,7 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
             lut_error err = {.row = -1};
             int orc = 0;
             if (def && fm_space_from_definition(def, &s, &err) == 0 &&
-                ((orc = fm_obs_load(&s->obs, store, ids[i])) != 0 || insert_locked(reg, s) != 0)) {
+                ((orc = fm_obs_load(s->obs, store, ids[i])) != 0 || insert_locked(reg, s) != 0)) {
                 fprintf(stderr, "fmasd: stored space %s does not load: %s\n", ids[i],
                         orc ? "its observations do not decode" : "its id is taken");
                 space_free(s);

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "http.h"
 #include "lut.h"
 #include "observations.h"
 #include "space.h"
@@ -25,7 +24,7 @@ typedef struct fm_space {
     json_t *definition; /* the canonical definition document */
     int builtin;
     atomic_int refs;
-    fm_obs_set obs;     /* its observations */
+    fm_obs_set *obs;    /* its observations (observations.c) */
     fm_models *models;  /* its fitted surrogates (models.c) */
 } fm_space;
 
@@ -43,6 +42,8 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store);
 
 /* A reference to the space called id, or NULL. */
 fm_space *fm_spaces_get(fm_spaces *reg, const char *id);
+/* One more reference to s; returns s. */
+fm_space *fm_spaces_retain(fm_space *s);
 void fm_spaces_release(fm_space *s);
 
 /* References to every space, sorted by id; release each, free the array. */

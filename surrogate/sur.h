@@ -413,6 +413,18 @@ typedef struct sur_verdict {
  */
 int sur_screen(const sur_screen_problem *p, sur_verdict *out);
 
+/* ------------------------------------------------- batch predictions */
+
+/*
+ * sur_predict for a batch whose rows do not depend on each other: each
+ * row's mean and stds are the same, bit for bit, whatever the other rows
+ * of the batch and its place among them, so one genome predicts alike in
+ * every answer. (sur_predict's rows may differ in their last bits with
+ * their place.) Same arguments and codes as sur_predict.
+ */
+int sur_predict_batch(const sur_model *model, const double *x, size_t n,
+                      double *mean, double *std, double *std_latent);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,116 @@
+/*
+ * estimate.c — request tables and latency answers (see estimate.h).
+ */
+#include "estimate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fm_tables_release(fm_tables *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        lut_table_release(t->tables[i]);
+    free(t->tables);
+    t->tables = NULL;
+    t->n = 0;
+}
+
+int fm_tables_acquire(lut_store *store, const char *const *names, size_t n, fm_tables *out,
+                      size_t *bad)
+{
+    memset(out, 0, sizeof *out);
+    out->tables = calloc(n ? n : 1, sizeof *out->tables);
+    if (!out->tables)
+        return LUT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int rc = lut_store_table(store, names[i], &out->tables[i]);
+        if (rc) {
+            *bad = i;
+            fm_tables_release(out);
+            return rc;
+        }
+        out->n = i + 1;
+    }
+    return 0;
+}
+
+/* Why devices[i] is not acceptable, or NULL (tables 0..i-1 are held). */
+static const char *device_fault(json_t *d, size_t i, const fm_tables *held)
+{
+    const char *name = json_is_string(d) ? json_string_value(d) : NULL;
+    if (!name)
+        return "must be a device name (a string)";
+    if (!lut_device_name_valid(name))
+        return "is not a valid device name ([a-z0-9._-]{1,64})";
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(lut_table_device(held->tables[j])->name, name))
+            return "is listed twice";
+    return NULL;
+}
+
+int fm_tables_from_json(lut_store *store, json_t *devices, fm_tables *out, fm_response *rs)
+{
+    memset(out, 0, sizeof *out);
+    if (!devices) {
+        fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "/devices", "is required (it may be empty)"),
+                   "devices is required");
+        return -1;
+    }
+    if (!json_is_array(devices)) {
+        fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "/devices", "must be an array of device names"),
+                   "devices must be an array of device names");
+        return -1;
+    }
+    size_t n = json_array_size(devices);
+    out->tables = calloc(n ? n : 1, sizeof *out->tables);
+    if (!out->tables) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(devices, i);
+        const char *why = device_fault(d, i, out);
+        int rc = why ? 0 : lut_store_table(store, json_string_value(d), &out->tables[i]);
+        if (!why && rc == LUT_ENOTFOUND)
+            why = "is not a known device";
+        if (why) {
+            char pointer[48];
+            snprintf(pointer, sizeof pointer, "/devices/%zu", i);
+            fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, pointer, why), "devices[%zu] %s", i, why);
+            fm_tables_release(out);
+            return -1;
+        }
+        if (rc) {
+            fm_store_failure(rs, rc, "device table");
+            fm_tables_release(out);
+            return -1;
+        }
+        out->n = i + 1;
+    }
+    return 0;
+}
+
+json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t hits,
+                        size_t missing, json_t *missing_keys)
+{
+    const lut_device *d = lut_table_device(t);
+    double per = lut_device_ms_per_unit(d);
+    json_t *o = json_pack("{s:f, s:s, s:o, s:I, s:I, s:I, s:b}", "total", total, "unit", d->unit,
+                          "ms", per > 0 ? json_real(total * per) : json_null(),
+                          "layers", (json_int_t)layers, "hits", (json_int_t)hits,
+                          "missing", (json_int_t)missing, "complete", missing == 0);
+    if (missing_keys)
+        json_object_set_new(o, "missing_keys", missing_keys);
+    return o;
+}
+
+json_t *fm_versions_json(const fm_tables *t)
+{
+    json_t *v = json_object();
+    for (size_t i = 0; i < t->n; i++) {
+        const lut_device *d = lut_table_device(t->tables[i]);
+        json_object_set_new(v, d->name, json_integer((json_int_t)d->lut_version));
+    }
+    return v;
+}

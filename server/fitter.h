@@ -1,0 +1,41 @@
+/*
+ * fitter.h — the background fitter that keeps the surrogates of every
+ * space current.
+ *
+ * Fitting never runs on an HTTP thread: observations schedule a debounced
+ * refit on the fitter thread, and POST .../surrogate:fit waits for the
+ * fitter to finish one. Each fit reads the space's observations
+ * (fm_obs_distinct), builds a model and swaps it into the space's registry
+ * (fm_models_put).
+ */
+#ifndef FMAS_SERVER_FITTER_H
+#define FMAS_SERVER_FITTER_H
+
+#include <stddef.h>
+
+#include "models.h"
+
+struct fm_space;
+
+typedef struct fm_fitter fm_fitter;
+
+/* Start the fitter thread. delay_ms debounces refits after observations;
+ * models need min_observations distinct genomes. */
+int fm_fitter_start(fm_fitter **out, unsigned delay_ms, size_t min_observations);
+/* Finish the current fit, drop pending ones, join the thread. */
+void fm_fitter_stop(fm_fitter *f);
+
+size_t fm_fitter_min_observations(const fm_fitter *f);
+
+/* Schedule a refit of (space, metric, fidelity) delay_ms from now (or
+ * right away when now is set); a later call for the same triple moves the
+ * due time instead of queueing twice. Holds a reference to the space. */
+void fm_fitter_schedule(fm_fitter *f, struct fm_space *s, const char *metric,
+                        const char *fidelity, int now);
+
+/* Fit now on the fitter thread and wait until it is done. Returns 0 and a
+ * reference to the new model, or an error code. */
+int fm_fitter_fit_wait(fm_fitter *f, struct fm_space *s, const char *metric,
+                       const char *fidelity, fm_model **out);
+
+#endif
