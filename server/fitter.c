@@ -78,8 +78,13 @@ static int fit_points(fm_model *model, const fm_obs_points *pts)
         sur_options opt;
         sur_options_default(&opt);
         sur_selection sel;
-        rc = sur_fit_best(&data, &opt, &model->model, &sel);
-        for (int k = 0; k < SUR_N_KINDS; k++) {
+        model->heldout_mean = malloc(d * sizeof *model->heldout_mean + 1);
+        model->heldout_std = malloc(d * sizeof *model->heldout_std + 1);
+        rc = model->heldout_mean && model->heldout_std
+                 ? sur_fit_best_heldout(&data, &opt, &model->model, &sel, model->heldout_mean,
+                                        model->heldout_std)
+                 : SUR_ENOMEM;
+        for (int k = 0; rc != SUR_ENOMEM && k < SUR_N_KINDS; k++) {
             if (sel.rc[k])
                 continue;
             fm_cv *c = &model->candidates[model->ncandidates++];
@@ -121,6 +126,8 @@ static fm_model *fit_model(fm_space *s, const char *metric, const char *fidelity
             model->failed = 1;
         } else {
             model->fitted = 1;
+            model->points = pts; /* the model keeps its rows for GET ?heldout=true */
+            memset(&pts, 0, sizeof pts);
         }
     }
     fm_obs_points_free(&pts);

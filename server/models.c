@@ -33,6 +33,9 @@ static void model_free(fm_model *model)
     sur_model_free(model->model);
     sur_features_free(model->features);
     lut_space_coster_free(model->coster);
+    fm_obs_points_free(&model->points);
+    free(model->heldout_mean);
+    free(model->heldout_std);
     free(model);
 }
 
@@ -229,3 +232,25 @@ json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_ob
     return o;
 }
 
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *fm_model_heldout_json(const fm_model *model)
+{
+    json_t *rows = json_array();
+    const fm_obs_points *p = &model->points;
+    if (!rows || !model->fitted || !model->heldout_mean)
+        return rows;
+    for (size_t i = 0; i < p->n; i++) {
+        json_t *genome = json_array();
+        for (size_t g = 0; g < p->gene_count; g++)
+            json_array_append_new(genome, json_integer(p->genomes[i * p->gene_count + g]));
+        json_array_append_new(rows, json_pack("{s:o, s:o, s:I, s:o, s:o}", "genome", genome, "observed",
+                                              number_or_null(p->mean[i]), "count", (json_int_t)p->count[i],
+                                              "mean", number_or_null(model->heldout_mean[i]), "std",
+                                              number_or_null(model->heldout_std[i])));
+    }
+    return rows;
+}

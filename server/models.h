@@ -41,6 +41,12 @@ typedef struct fm_model {
     lut_space_coster *coster; /* MACs and params for the features (builder spaces) */
     fm_cv candidates[4];
     size_t ncandidates;
+    /* When fitted: the rows it was fitted on (distinct genomes, mean and
+     * count of their repeats; nq = 1) and each row's held-out CV
+     * prediction (mean, predictive std), the numbers cv was computed from. */
+    fm_obs_points points;
+    double *heldout_mean;
+    double *heldout_std;
 } fm_model;
 
 typedef struct fm_models fm_models;
@@ -86,5 +92,10 @@ json_t *fm_prediction_json(const fm_model *model, double mean, double std);
 
 /* The surrogate object of docs/api.md (status, n, model, version, cv...). */
 json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_observations);
+
+/* The held-out CV predictions of a fitted model as docs/api.md's
+ * "heldout" array ({genome, observed, count, mean, std} per distinct
+ * genome); an empty array when the model is not fitted. */
+json_t *fm_model_heldout_json(const fm_model *model);
 
 #endif

@@ -969,6 +969,8 @@ SURROGATE_CASES = [
     param_case("surrogate-metric-uppercase", "GET", SUR + "?metric=MIOU", "metric"),
     param_case("surrogate-metric-65", "GET", SUR + "?metric=" + "m" * 65, "metric"),
     param_case("surrogate-fidelity-bad", "GET", SUR + "?metric=miou&fidelity=Val", "fidelity"),
+    param_case("surrogate-heldout-bad", "GET", SUR + "?metric=miou&heldout=yes", "heldout"),
+    param_case("surrogate-heldout-empty", "GET", SUR + "?metric=miou&heldout=", "heldout"),
     param_case("surrogate-fidelity-empty", "GET", SUR + "?metric=miou&fidelity=", "fidelity"),
     param_case("fit-metric-missing", "POST", FIT, "metric"),
     param_case("fit-metric-bad", "POST", FIT + "?metric=m-iou", "metric"),

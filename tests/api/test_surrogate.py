@@ -492,6 +492,72 @@ def test_surrogate_fits_a_smooth_function_of_a_categorical_space(srv):
         assert counts["dominated"] > 0 and counts["already_observed"] == 3, counts
 
 
+def kendall_tau_b(x, y):
+    """Kendall tau-b, ties in either vector handled (O(n^2): test sizes)."""
+    conc = disc = tx = ty = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = x[i] - x[j], y[i] - y[j]
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif (dx > 0) == (dy > 0):
+                conc += 1
+            else:
+                disc += 1
+    denom = math.sqrt((conc + disc + tx) * (conc + disc + ty))
+    return (conc - disc) / denom if denom else None
+
+
+def test_heldout_predictions_are_the_ones_cv_reports(srv):
+    sp = cat_space(srv, "heldout")
+    sid = sp["id"]
+    rng = random.Random(9)
+    train = distinct_genomes(sp, rng, 30)
+    obs = observations(sp, train, smooth, noise=0.01, rng=rng)
+    obs += observations(sp, train[:5], smooth, noise=0.01, rng=rng)  # repeats
+    srv.post_observations(sid, obs)
+    fit = srv.fit(sid, "miou")
+    check_fitted(fit, n=35, distinct=30)
+    assert "heldout" not in fit and "heldout" not in srv.surrogate(sid, "miou")
+    sur = srv.get(f"/v1/spaces/{sid}/surrogate?metric=miou&heldout=true").json
+    assert sur["version"] == fit["version"], "no refit in between"
+    rows = sur["heldout"]
+    assert len(rows) == 30
+    assert sorted(map(tuple, (r["genome"] for r in rows))) == sorted(map(tuple, train))
+    means = {}
+    for o in obs:
+        means.setdefault(tuple(o["genome"]), []).append(o["value"])
+    for r in rows:
+        values = means[tuple(r["genome"])]
+        assert r["count"] == len(values)
+        assert abs(r["observed"] - sum(values) / len(values)) < 1e-12
+        assert r["std"] > 0 and math.isfinite(r["mean"])
+    # The figures of cv come from exactly these rows.
+    y, m = [r["observed"] for r in rows], [r["mean"] for r in rows]
+    assert abs(kendall_tau_b(y, m) - sur["cv"]["kendall_tau"]) < 1e-9
+    rmse = math.sqrt(sum((a - b) ** 2 for a, b in zip(y, m)) / len(rows))
+    assert abs(rmse - sur["cv"]["rmse"]) < 1e-9
+    inside = sum(abs(a - b) <= 2 * r["std"] for a, b, r in zip(y, m, rows)) / len(rows)
+    assert abs(inside - sur["cv"]["coverage_2sigma"]) < 1e-9
+    # Held out, not in-sample: they differ from the fitted model's answers.
+    est = srv.space_estimate(sid, [r["genome"] for r in rows])
+    fitted, _ = predictions(est["results"])
+    assert max(abs(p["mean"] - h) for p, h in zip(fitted, m)) > 1e-6
+    assert srv.get(f"/v1/spaces/{sid}/surrogate?metric=miou&heldout=false").json.get("heldout") is None
+
+
+def test_heldout_is_empty_without_a_model(srv):
+    sp = cat_space(srv, "heldout-few")
+    sid = sp["id"]
+    srv.post_observations(sid, observations(sp, distinct_genomes(sp, random.Random(2), 3), smooth))
+    sur = srv.get(f"/v1/spaces/{sid}/surrogate?metric=miou&heldout=true").json
+    assert sur["status"] == "too_few" and sur["heldout"] == []
+
+
 def test_default_fidelity_is_the_one_with_most_observations(srv):
     sp = cat_space(srv, "fid")
     sid = sp["id"]
