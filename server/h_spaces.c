@@ -348,6 +348,29 @@ static int cost_genome(space_costing *c, json_t *g, size_t i, int *genome, lut_s
     return 0;
 }
 
+/* The predictions of every result, in one batch from the costs just
+ * computed (tot, NULL on categorical spaces); with predict 0 each result
+ * says they were not asked for. Returns -1 when out of memory. */
+static int predict_results(fm_space *s, const char *fidelity, int predict, const int *genomes,
+                           const lut_space_totals *tot, json_t *results, fm_predictor *pred)
+{
+    size_t n = json_array_size(results);
+    if (!predict) {
+        for (size_t i = 0; i < n; i++) {
+            json_t *r = json_array_get(results, i);
+            json_object_set_new(r, "predicted", json_null());
+            json_object_set_new(r, "predicted_reason", json_string("predictions were not asked for (?predict=false)"));
+        }
+        return 0;
+    }
+    fm_predictor_init(pred, s, fidelity);
+    if (fm_predictor_run(pred, genomes, tot, n))
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        fm_predictor_annotate(pred, i, json_array_get(results, i));
+    return 0;
+}
+
 void h_space_estimate(fm_request *rq, fm_response *rs)
 {
     fm_space *s = fm_space_param(rq, rs);
@@ -362,8 +385,10 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
     json_t *results = NULL;
     fm_predictor pred = {0};
     const char *fidelity;
+    int predict;
     static const char *const allowed[] = {"devices", "genomes", NULL};
-    if (fm_fidelity_param(rq, rs, &fidelity) || !body || body_fields(body, allowed, rs))
+    if (fm_fidelity_param(rq, rs, &fidelity) || fm_bool_param(rq, rs, "predict", 1, &predict) || !body ||
+        body_fields(body, allowed, rs))
         goto out;
     json_t *jg = json_object_get(body, "genomes");
     if (!json_is_array(jg) || json_array_size(jg) == 0 || json_array_size(jg) > MAX_GENOMES) {
@@ -380,18 +405,14 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
         fm_problem(rs, 500, "internal", NULL, "out of memory");
         goto out;
     }
-    fm_predictor_init(&pred, s, fidelity);
     results = json_array();
     for (size_t i = 0; i < n; i++)
         if (cost_genome(&c, json_array_get(jg, i), i, genomes + i * ng, &tot[i], results, rs))
             goto out;
-    /* Predictions in one batch, from the costs just computed. */
-    if (fm_predictor_run(&pred, genomes, c.coster ? tot : NULL, n)) {
+    if (predict_results(s, fidelity, predict, genomes, c.coster ? tot : NULL, results, &pred)) {
         fm_problem(rs, 500, "internal", NULL, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        fm_predictor_annotate(&pred, i, json_array_get(results, i));
     fm_respond_json(rs, 200, json_pack("{s:s, s:o, s:o}", "space", lut_space_id(sp), "results", results,
                                        "lut_versions", fm_versions_json(&c.tables)));
     results = NULL;

@@ -44,20 +44,6 @@ static int surrogate_params(fm_request *rq, fm_response *rs, fm_space *s, char *
     return 0;
 }
 
-/* ?heldout=true|false (default false); answers 400 and returns -1 on
- * anything else. */
-static int heldout_param(fm_request *rq, fm_response *rs, int *heldout)
-{
-    const char *v = fm_query(rq, "heldout");
-    *heldout = v && !strcmp(v, "true");
-    if (v && !*heldout && strcmp(v, "false")) {
-        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "heldout", "must be true or false"),
-                   "heldout must be true or false");
-        return -1;
-    }
-    return 0;
-}
-
 void h_surrogate_get(fm_request *rq, fm_response *rs)
 {
     fm_space *s = fm_space_param(rq, rs);
@@ -65,7 +51,7 @@ void h_surrogate_get(fm_request *rq, fm_response *rs)
         return;
     char metric[FM_NAME_MAX], fidelity[FM_NAME_MAX];
     int heldout;
-    if (heldout_param(rq, rs, &heldout) == 0 && surrogate_params(rq, rs, s, metric, fidelity) == 0) {
+    if (fm_bool_param(rq, rs, "heldout", 0, &heldout) == 0 && surrogate_params(rq, rs, s, metric, fidelity) == 0) {
         fm_model *m = fm_models_get(s->models, metric, fidelity);
         if (!m && fm_fitter_fit_wait(rq->srv->fitter, s, metric, fidelity, &m))
             m = NULL;

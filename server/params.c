@@ -3,6 +3,8 @@
  */
 #include "params.h"
 
+#include <string.h>
+
 #include "observations.h"
 #include "server.h"
 
@@ -25,4 +27,20 @@ int fm_fidelity_param(fm_request *rq, fm_response *rs, const char **out)
         return -1;
     }
     return 0;
+}
+
+int fm_bool_param(fm_request *rq, fm_response *rs, const char *name, int dflt, int *out)
+{
+    const char *v = fm_query(rq, name);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    if (!strcmp(v, "true") || !strcmp(v, "false")) {
+        *out = v[0] == 't';
+        return 0;
+    }
+    fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, name, "must be true or false"),
+               "%s must be true or false", name);
+    return -1;
 }

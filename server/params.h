@@ -17,4 +17,8 @@ fm_space *fm_space_param(fm_request *rq, fm_response *rs);
  * it is not a fidelity name. */
 int fm_fidelity_param(fm_request *rq, fm_response *rs, const char **out);
 
+/* ?NAME=true|false into *out (dflt when absent); answers 400 naming the
+ * parameter and returns -1 on any other value. */
+int fm_bool_param(fm_request *rq, fm_response *rs, const char *name, int dflt, int *out);
+
 #endif

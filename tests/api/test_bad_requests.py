@@ -971,6 +971,8 @@ SURROGATE_CASES = [
     param_case("surrogate-fidelity-bad", "GET", SUR + "?metric=miou&fidelity=Val", "fidelity"),
     param_case("surrogate-heldout-bad", "GET", SUR + "?metric=miou&heldout=yes", "heldout"),
     param_case("surrogate-heldout-empty", "GET", SUR + "?metric=miou&heldout=", "heldout"),
+    param_case("space-estimate-predict-bad", "POST", f"{SPACES}/{SPACE_CAT}/estimate?predict=no", "predict",
+               body=J({"genomes": [[0, 0, 0]]}), headers=JSON_CT),
     param_case("surrogate-fidelity-empty", "GET", SUR + "?metric=miou&fidelity=", "fidelity"),
     param_case("fit-metric-missing", "POST", FIT, "metric"),
     param_case("fit-metric-bad", "POST", FIT + "?metric=m-iou", "metric"),

@@ -550,6 +550,23 @@ def test_heldout_predictions_are_the_ones_cv_reports(srv):
     assert srv.get(f"/v1/spaces/{sid}/surrogate?metric=miou&heldout=false").json.get("heldout") is None
 
 
+def test_space_estimate_without_predictions(srv):
+    sp = cat_space(srv, "nopredict")
+    sid = sp["id"]
+    rng = random.Random(3)
+    train = distinct_genomes(sp, rng, 20)
+    srv.post_observations(sid, observations(sp, train, smooth))
+    srv.fit(sid, "miou")
+    body = {"devices": [], "genomes": train[:4]}
+    with_pred = srv.post(f"/v1/spaces/{sid}/estimate?predict=true", body).json
+    assert all(r["predicted"]["miou"] is not None for r in with_pred["results"])
+    assert with_pred == srv.post(f"/v1/spaces/{sid}/estimate", body).json, "true is the default"
+    without = srv.post(f"/v1/spaces/{sid}/estimate?predict=false", body).json
+    for a, b in zip(with_pred["results"], without["results"]):
+        assert b["genome"] == a["genome"] and b["predicted"] is None
+        assert "predict=false" in b["predicted_reason"] and "predicted_reasons" not in b
+
+
 def test_heldout_is_empty_without_a_model(srv):
     sp = cat_space(srv, "heldout-few")
     sid = sp["id"]
