@@ -116,7 +116,7 @@ function choosePair() {
   }
 }
 
-/** Observations, the surrogate, costs and predictions; then the two views. */
+/** Observations, the surrogate with its held-out predictions, costs; then the two views. */
 async function loadAnalysis() {
   analysisAbort?.abort();
   analysisAbort = new AbortController();
@@ -151,14 +151,14 @@ async function loadAnalysis() {
   if (fresh) observed = new Observed(space, state.metric, state.fidelity, state.device);
   observed.setObservations(all);
   const q = `?metric=${enc(state.metric)}&fidelity=${enc(state.fidelity)}`;
-  sur = await api('GET', `/v1/spaces/${sid}/surrogate${q}`, undefined, { signal });
+  sur = await api('GET', `/v1/spaces/${sid}/surrogate${q}&heldout=true`, undefined, { signal });
   const draw = () => {
-    renderSurrogate(state, sur, observed);
+    renderSurrogate(state, sur);
     renderPareto(state, observed, { onCost: costGenome, onControls });
   };
   let last = performance.now();
-  await observed.complete(lutVersion(), sur.status === 'fitted' ? sur.version : null, signal, (done, total) => {
-    setStatus(`costs and predictions: ${fmtInt(done)} / ${fmtInt(total)} genomes…`);
+  await observed.complete(lutVersion(), signal, (done, total) => {
+    setStatus(`costs: ${fmtInt(done)} / ${fmtInt(total)} genomes…`);
     if (performance.now() - last > RENDER_EVERY_MS) {
       draw();
       last = performance.now();

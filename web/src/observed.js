@@ -1,17 +1,14 @@
 // observed.js — the observed genomes of one (space, metric, fidelity):
-// repeats averaged per canonical genome, with their costs on one device and
-// the surrogate's predictions, both from POST /v1/spaces/{id}/estimate in
-// chunks. Costs are kept while the device's LUT version stays the same;
-// predictions while the model version stays the same, so a refresh during a
-// search only asks for what is new. The parity plot shows the most recently
-// observed PARITY_MAX genomes, so a refit asks for at most that many
-// predictions again.
+// repeats averaged per canonical genome, with their costs on one device from
+// POST /v1/spaces/{id}/estimate?predict=false in chunks. Costs are kept while
+// the device's LUT version stays the same, so a refresh during a search only
+// asks for what is new. (The parity plot needs no predictions from here: it
+// draws the held-out predictions of GET .../surrogate?heldout=true.)
 import { api, chunked, enc } from './api.js';
 import { canonical, genomeKey } from './genome.js';
 
 const CHUNK = 1000;
 const PARALLEL = 2;
-export const PARITY_MAX = 2000;
 
 export class Observed {
   constructor(space, metric, fidelity, device) {
@@ -19,10 +16,9 @@ export class Observed {
     this.metric = metric;
     this.fidelity = fidelity;
     this.device = space.builder ? device : null;
-    this.groups = new Map(); // key -> {genome, sum, n, mean, first, costs, pred}
+    this.groups = new Map(); // key -> {genome, sum, n, mean, first, costs}
     this.n = 0;
     this.lutVersion = null;
-    this.modelVersion = null;
   }
 
   /** Take the space's observations (GET .../observations, all of them). */
@@ -39,7 +35,7 @@ export class Observed {
       const key = genomeKey(genome);
       let g = this.groups.get(key);
       if (!g) {
-        g = { key, genome, sum: 0, n: 0, mean: NaN, first: o.id, costs: null, pred: null };
+        g = { key, genome, sum: 0, n: 0, mean: NaN, first: o.id, costs: null };
         this.groups.set(key, g);
       }
       g.sum += o.value;
@@ -53,47 +49,28 @@ export class Observed {
   }
 
   /**
-   * Ask for costs (builder space with a device: latency on it; MACs and
-   * params always) and predictions of the genomes that lack them.
-   * lutVersion / modelVersion: the current ones (null when unknown/none);
-   * onProgress(done, total) after every chunk (total grows when the
-   * predictions of the parity sample are asked for after the costs).
+   * Ask for the costs (builder space: MACs, params, and the latency on the
+   * device when there is one) of the genomes that lack them; a categorical
+   * space has none. lutVersion: the device's current one (null when
+   * unknown); onProgress(done, total) after every chunk.
    */
-  async complete(lutVersion, modelVersion, signal, onProgress) {
+  async complete(lutVersion, signal, onProgress) {
     if (lutVersion !== this.lutVersion) {
       for (const g of this.groups.values()) g.costs = null;
       this.lutVersion = lutVersion;
     }
-    if (modelVersion !== this.modelVersion) {
-      for (const g of this.groups.values()) g.pred = null;
-      this.modelVersion = modelVersion;
-    }
-    const needCosts = this.space.builder ? this.list.filter((g) => !g.costs) : [];
-    let total = needCosts.length;
+    const need = this.space.builder ? this.list.filter((g) => !g.costs) : [];
+    const total = need.length;
     let done = 0;
-    const sid = enc(this.space.id);
-    const q = `?fidelity=${enc(this.fidelity)}`;
-    const run = (groups, devices) => chunked(groups, CHUNK, PARALLEL,
-      (part) => api('POST', `/v1/spaces/${sid}/estimate${q}`,
-        { devices, genomes: part.map((g) => g.genome) }, { signal }),
+    const q = `?fidelity=${enc(this.fidelity)}&predict=false`;
+    await chunked(need, CHUNK, PARALLEL,
+      (part) => api('POST', `/v1/spaces/${enc(this.space.id)}/estimate${q}`,
+        { devices: this.device ? [this.device] : [], genomes: part.map((g) => g.genome) }, { signal }),
       (ans, start) => {
-        ans.results.forEach((r, i) => this.take(groups[start + i], r));
+        ans.results.forEach((r, i) => this.take(need[start + i], r));
         done += ans.results.length;
         onProgress?.(done, total);
       });
-    // Costs come with the predictions of the current model.
-    await run(needCosts, this.device ? [this.device] : []);
-    if (modelVersion === null) return;
-    const needPred = this.paritySample().filter((g) => !g.pred);
-    total += needPred.length;
-    await run(needPred, []);
-  }
-
-  /** The most recently observed PARITY_MAX genomes. */
-  paritySample() {
-    const all = this.list;
-    if (all.length <= PARITY_MAX) return all;
-    return all.sort((a, b) => b.first - a.first).slice(0, PARITY_MAX);
   }
 
   take(g, r) {
@@ -104,8 +81,6 @@ export class Observed {
         ms: lat ? lat.ms : null, complete: lat ? lat.complete : null,
       };
     }
-    const p = r.predicted?.[this.metric];
-    g.pred = p && p.fidelity === this.fidelity ? { mean: p.mean, std: p.std, version: p.model_version } : (g.pred || null);
   }
 
   get list() {

@@ -1,9 +1,9 @@
 // surrogate.js — the surrogate of (space, metric, fidelity): its status,
 // the model chosen, the cross-validated figures of every candidate, and a
-// parity plot of observed against predicted (±2σ) for every observed genome.
+// parity plot of every fitted genome's observed mean against its held-out
+// cross-validation prediction (±2σ): the numbers τ and RMSE come from.
 import { h, fill, fmtInt, fmtFix, $ } from '../dom.js';
 import { chart } from '../plots.js';
-import { PARITY_MAX } from '../observed.js';
 
 let plot = null;
 
@@ -14,8 +14,8 @@ export function clearSurrogate(message) {
   fill($('#surrogate .body'), message ? h('p', { class: 'note' }, message) : null);
 }
 
-/** sur: the answer of GET .../surrogate (or null); observed: an Observed. */
-export function renderSurrogate(state, sur, observed) {
+/** sur: the answer of GET .../surrogate?heldout=true (or null). */
+export function renderSurrogate(state, sur) {
   const body = $('#surrogate .body');
   fill($('#surrogate .h2-sub'), `${state.space.id} · ${state.metric} @ ${state.fidelity}`);
   if (!sur) {
@@ -44,14 +44,13 @@ export function renderSurrogate(state, sur, observed) {
   }
   const el = h('div', { id: 'parity', class: 'plot' });
   parts.push(el, h('p', { class: 'note' },
-    'Parity: each observed genome (mean of its repeats) against the current model\'s prediction with ±2σ bars; '
-    + 'the dashed line is y = x. The model has seen these genomes (fmasd does not expose the held-out '
-    + 'cross-validation predictions behind τ and RMSE).'
-    + (observed.groups.size > PARITY_MAX ? ` Shown: the ${fmtInt(PARITY_MAX)} most recently observed of ${fmtInt(observed.groups.size)} genomes.` : '')));
+    'Parity: each genome the model was fitted on (mean of its repeats) against its held-out prediction, '
+    + 'made by the model fitted on the other cross-validation folds, with ±2σ bars; the dashed line is y = x. '
+    + 'These are the predictions τ, RMSE and the 2σ coverage are computed from.'));
   plot?.destroy();
   fill(body, parts);
   plot = null;
-  drawParity(el, state, observed);
+  drawParity(el, state, sur.heldout || []);
 }
 
 function candidates(sur) {
@@ -66,12 +65,13 @@ function candidates(sur) {
       h('td', { class: 'num' }, fmtFix(c.cv.coverage_2sigma, 2))))));
 }
 
-function drawParity(el, state, observed) {
-  const sample = observed.paritySample();
-  const pts = sample.filter((g) => g.pred).sort((a, b) => a.mean - b.mean);
+function drawParity(el, state, heldout) {
+  const pts = heldout.filter((r) => r.mean !== null && r.std !== null)
+    .map((r) => ({ genome: r.genome, n: r.count, mean: r.observed, pred: { mean: r.mean, std: r.std } }))
+    .sort((a, b) => a.mean - b.mean);
   el.dataset.ready = 'false';
   if (!pts.length) {
-    fill(el, h('p', { class: 'note' }, 'No predictions to compare yet (the model needs more observations).'));
+    fill(el, h('p', { class: 'note' }, 'No held-out predictions yet (the model needs more observations).'));
     el.dataset.points = '0';
     el.dataset.ready = 'true';
     return;
