@@ -62,10 +62,8 @@ static int load_bundled_device(fm_server *srv, const char *dir, const char *name
         return -1;
     }
     lut_device dev;
-    memset(&dev, 0, sizeof dev);
-    snprintf(dev.name, sizeof dev.name, "%s", name);
     lut_error err = {.row = -1};
-    int rc = fm_device_from_json(doc, &dev, &err);
+    int rc = fm_device_from_json(doc, name, &dev, &err);
     json_decref(doc);
     if (rc) {
         fm_log("bundled table %s: %s: %s", path, err.field, err.reason);

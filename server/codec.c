@@ -819,8 +819,10 @@ int fm_parse_batch(const fm_request *rq, fm_response *rs, lut_entry **rows, size
 
 /* ------------------------------------------------------------- devices */
 
-int fm_device_from_json(json_t *obj, lut_device *dev, lut_error *err)
+int fm_device_from_json(json_t *obj, const char *name, lut_device *dev, lut_error *err)
 {
+    memset(dev, 0, sizeof *dev);
+    snprintf(dev->name, sizeof dev->name, "%s", name);
     if (!json_is_object(obj))
         return fault(err, "", "a device must be an object, not %s", json_type_name(obj));
     int have_unit = 0;

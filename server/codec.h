@@ -44,9 +44,9 @@ int fm_parse_batch(const fm_request *rq, fm_response *rs, lut_entry **rows, size
 void fm_csv_header(fm_buf *out);
 void fm_csv_row(fm_buf *out, const lut_entry *row);
 
-/* Device fields ↔ JSON. fm_device_from_json fills the user-settable fields
- * of dev (its name is set by the caller) and checks them. */
-int fm_device_from_json(json_t *obj, lut_device *dev, lut_error *err);
+/* Device fields ↔ JSON. fm_device_from_json clears dev, names it name and
+ * fills and checks its user-settable fields from obj. */
+int fm_device_from_json(json_t *obj, const char *name, lut_device *dev, lut_error *err);
 json_t *fm_device_to_json(const lut_device *dev);
 
 /* 1 if the bytes are valid UTF-8. */

@@ -105,10 +105,8 @@ void h_device_put(fm_request *rq, fm_response *rs)
     if (!body)
         return;
     lut_device dev;
-    memset(&dev, 0, sizeof dev);
-    snprintf(dev.name, sizeof dev.name, "%s", name);
     lut_error err = {.row = -1};
-    int rc = fm_device_from_json(body, &dev, &err);
+    int rc = fm_device_from_json(body, name, &dev, &err);
     json_decref(body);
     if (rc) {
         char pointer[80];
