@@ -139,3 +139,28 @@ def test_search_without_the_token(protected, tmp_path):
     err = no_secret(p)
     assert p.returncode != 0
     assert "401" in err and "--token-file" in err, err[-2000:]
+
+
+def test_python_service_client(protected, tmp_path, monkeypatch):
+    """fmas_eval.service.Service (the evaluator's and the profilers' client)."""
+    monkeypatch.syspath_prepend(str(cl.ROOT / "clients" / "python"))
+    from fmas_eval.service import Service, ServiceError, load_token
+    proc, wf, rf = protected
+    url = f"http://127.0.0.1:{proc.port}"
+    for k in NO_TOKEN:
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(ServiceError) as e:
+        Service(url).put_device("py", {"unit": "us"})
+    assert e.value.status == 401 and "--token-file" in str(e.value)
+    assert Service(url, token_file=str(wf)).put_device("py", {"unit": "us"})["name"] == "py"
+    monkeypatch.setenv("FMAS_TOKEN", READ)
+    assert Service(url).device("py")["name"] == "py"
+    with pytest.raises(ServiceError) as e:
+        Service(url).put_device("py2", {"unit": "us"})
+    assert e.value.status == 403 and READ not in str(e.value)
+    monkeypatch.setenv("FMAS_TOKEN_FILE", str(wf))
+    assert Service(url).put_device("py2", {"unit": "us"})["name"] == "py2"
+    with pytest.raises(ValueError, match="empty token"):
+        load_token(str(token_file(tmp_path / "empty", "\n")))
+    with pytest.raises(ValueError, match="cannot read"):
+        load_token(str(tmp_path / "absent"))
