@@ -3,6 +3,8 @@
  */
 #include "daemon.h"
 
+#include "auth.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -102,8 +104,28 @@ static enum MHD_Result too_large(struct MHD_Connection *conn, fm_daemon *d, requ
     return send_response(conn, d, ctx, method, &rs);
 }
 
+/* 401 (no usable Authorization header) or 403 (a token that does not
+ * grant the request), answered before any of the body is read. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, const char *url,
+                              const char *method, int why)
+{
+    fm_response rs = {0};
+    if (why == FM_AUTH_MISSING) {
+        fm_problem(&rs, 401, "unauthorized",
+                   fm_err_param(NULL, "Authorization", "send the header Authorization: Bearer <token>"),
+                   "%s %s needs a bearer token", method, url);
+        fm_add_header(&rs, "WWW-Authenticate", "Bearer realm=\"fmasd\"");
+    } else {
+        fm_problem(&rs, 403, "forbidden",
+                   fm_err_param(NULL, "Authorization", "the bearer token does not grant this request"),
+                   "the token does not grant %s %s", method, url);
+    }
+    return send_response(conn, d, ctx, method, &rs);
+}
+
 /* The first call of a request: route it, and answer what needs no body
- * (unknown path, wrong method, a declared length over the cap). */
+ * (unknown path, wrong method, a missing or wrong token, a declared
+ * length over the cap). */
 static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, const char *url,
                                      const char *method, void **con_cls)
 {
@@ -126,6 +148,10 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, 
         fm_add_header(&rs, "Allow", "%s", ctx->allow);
         return send_response(conn, d, ctx, method, &rs);
     }
+    int auth = fm_auth_check(&d->srv->cfg.auth, method, url,
+                             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+    if (auth != FM_AUTH_OK)
+        return refuse(conn, d, ctx, url, method, auth);
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;

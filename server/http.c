@@ -62,6 +62,8 @@ static const struct {
 } problem_titles[] = {
     {"malformed-body", "Malformed body"},
     {"invalid-parameter", "Invalid parameter"},
+    {"unauthorized", "Unauthorized"},
+    {"forbidden", "Forbidden"},
     {"not-found", "Not found"},
     {"method-not-allowed", "Method not allowed"},
     {"not-acceptable", "Not acceptable"},

@@ -32,7 +32,7 @@ static void usage(FILE *f)
             "usage: fmasd [--listen HOST:PORT] [--data-dir DIR] [--threads N]\n"
             "             [--max-body BYTES] [--timeout SECONDS] [--tables DIR]\n"
             "             [--no-bundled] [--port-file FILE] [--min-observations N]\n"
-            "             [--refit-delay-ms MS]\n"
+            "             [--refit-delay-ms MS] [--token-file FILE] [--read-token FILE]\n"
             "\n"
             "  --listen     address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
             "  --data-dir   LMDB data directory (default ./var)\n"
@@ -43,7 +43,12 @@ static void usage(FILE *f)
             "  --no-bundled start with no bundled tables\n"
             "  --port-file  write the bound port to FILE once listening\n"
             "  --min-observations  distinct genomes before a surrogate is fitted (default 10)\n"
-            "  --refit-delay-ms    wait after new observations before refitting (default 300)\n",
+            "  --refit-delay-ms    wait after new observations before refitting (default 300)\n"
+            "  --token-file FILE   every write (PUT, POST, DELETE) needs Authorization: Bearer\n"
+            "                      <the token in FILE> (else $FMAS_TOKEN_FILE, else $FMAS_TOKEN)\n"
+            "  --read-token FILE   reads need a token too: this one or the write token\n"
+            "                      (else $FMAS_READ_TOKEN_FILE, else $FMAS_READ_TOKEN);\n"
+            "                      /v1/health and the dashboard page stay open\n",
             FMAS_TABLES_DIR);
 }
 
@@ -85,8 +90,15 @@ static int parse_size(const char *s, unsigned long long lo, unsigned long long h
 
 enum {
     OPT_LISTEN = 256, OPT_DATA_DIR, OPT_THREADS, OPT_MAX_BODY, OPT_TIMEOUT, OPT_TABLES, OPT_NO_BUNDLED,
-    OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_VERSION
+    OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_VERSION
 };
+
+/* What the command line names besides the configuration. */
+typedef struct startup {
+    const char *port_file;
+    const char *token_file;
+    const char *read_token_file;
+} startup;
 
 static const struct option options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -99,6 +111,8 @@ static const struct option options[] = {
     {"port-file", required_argument, NULL, OPT_PORT_FILE},
     {"min-observations", required_argument, NULL, OPT_MIN_OBS},
     {"refit-delay-ms", required_argument, NULL, OPT_REFIT_DELAY},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"read-token", required_argument, NULL, OPT_READ_TOKEN},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -129,7 +143,7 @@ static int bounded(const char *name, const char *v, unsigned long long lo, unsig
 }
 
 /* Apply one option with a value; -1 (after a message) when it is bad. */
-static int apply_option(int opt, const char *v, fm_config *cfg, const char **port_file)
+static int apply_option(int opt, const char *v, fm_config *cfg, startup *st)
 {
     unsigned long long n;
     switch (opt) {
@@ -141,7 +155,9 @@ static int apply_option(int opt, const char *v, fm_config *cfg, const char **por
         return 0;
     case OPT_DATA_DIR: snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", v); return 0;
     case OPT_TABLES: snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", v); return 0;
-    case OPT_PORT_FILE: *port_file = v; return 0;
+    case OPT_PORT_FILE: st->port_file = v; return 0;
+    case OPT_TOKEN_FILE: st->token_file = v; return 0;
+    case OPT_READ_TOKEN: st->read_token_file = v; return 0;
     case OPT_THREADS: {
         if (bounded("threads", v, 1, 1024, "1..1024", &n))
             return -1;
@@ -181,7 +197,7 @@ static int apply_option(int opt, const char *v, fm_config *cfg, const char **por
  * Options are taken in order up to the first argument that is not one,
  * which is an unknown option too.
  */
-static int parse_options(int argc, char **argv, fm_config *cfg, const char **port_file)
+static int parse_options(int argc, char **argv, fm_config *cfg, startup *st)
 {
     opterr = 0;
     for (;;) {
@@ -215,12 +231,57 @@ static int parse_options(int argc, char **argv, fm_config *cfg, const char **por
             usage(stderr);
             return 2;
         }
-        if (apply_option(opt, optarg, cfg, port_file))
+        if (apply_option(opt, optarg, cfg, st))
             return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "fmasd: unknown option %s\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* One token: from the file named by the option, else the file named by
+ * env_file, else the text of env_text; none of them leaves *len 0.
+ * Returns 0, or -1 after a message. */
+static int load_token(const char *option, const char *file, const char *env_file, const char *env_text, char *token,
+                      size_t *len)
+{
+    char err[4400];
+    const char *from = file ? option : env_file;
+    if (!file && getenv(env_file) && *getenv(env_file))
+        file = getenv(env_file);
+    if (file) {
+        int warn = 0;
+        if (fm_auth_load_file(file, token, len, &warn, err, sizeof err)) {
+            fprintf(stderr, "fmasd: %s: %s\n", from, err);
+            return -1;
+        }
+        if (warn)
+            fprintf(stderr, "fmasd: warning: the token file %s may be read by group or others (chmod 600 it)\n",
+                    file);
+        return 0;
+    }
+    const char *text = getenv(env_text);
+    if (text && *text && fm_auth_set(text, token, len, err, sizeof err)) {
+        fprintf(stderr, "fmasd: %s: %s\n", env_text, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The write and read tokens into cfg->auth. Returns -1 to go on, or the
+ * exit status 2 after a message. */
+static int load_tokens(fm_config *cfg, const startup *st)
+{
+    fm_auth *a = &cfg->auth;
+    if (load_token("--token-file", st->token_file, "FMAS_TOKEN_FILE", "FMAS_TOKEN", a->write_token, &a->write_len) ||
+        load_token("--read-token", st->read_token_file, "FMAS_READ_TOKEN_FILE", "FMAS_READ_TOKEN", a->read_token,
+                   &a->read_len))
+        return 2;
+    if (a->read_len && !a->write_len) {
+        fprintf(stderr, "fmasd: a read token needs a write token too (--token-file)\n");
         return 2;
     }
     return -1;
@@ -285,8 +346,11 @@ static void stop_state(fm_server *srv)
 static void announce(const fm_config *cfg, unsigned short port, const char *port_file)
 {
     const char *v6 = strchr(cfg->listen_host, ':');
-    fm_log("listening on http://%s%s%s:%u (data %s, %u threads)", v6 ? "[" : "", cfg->listen_host,
-           v6 ? "]" : "", port, cfg->data_dir, cfg->threads);
+    const char *access = cfg->auth.read_len ? "token for reads and writes"
+                         : cfg->auth.write_len ? "token for writes"
+                                               : "no token";
+    fm_log("listening on http://%s%s%s:%u (data %s, %u threads, %s)", v6 ? "[" : "", cfg->listen_host,
+           v6 ? "]" : "", port, cfg->data_dir, cfg->threads, access);
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {
@@ -299,9 +363,11 @@ static void announce(const fm_config *cfg, unsigned short port, const char *port
 int main(int argc, char **argv)
 {
     static fm_server srv;
-    const char *port_file = NULL;
+    startup st = {0};
     defaults(&srv.cfg);
-    int status = parse_options(argc, argv, &srv.cfg, &port_file);
+    int status = parse_options(argc, argv, &srv.cfg, &st);
+    if (status < 0)
+        status = load_tokens(&srv.cfg, &st);
     if (status >= 0)
         return status;
 
@@ -325,7 +391,7 @@ int main(int argc, char **argv)
         stop_state(&srv);
         return 1;
     }
-    announce(&srv.cfg, fm_daemon_port(daemon), port_file);
+    announce(&srv.cfg, fm_daemon_port(daemon), st.port_file);
 
     int sig = 0;
     sigwait(&sigs, &sig);

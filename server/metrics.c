@@ -13,7 +13,7 @@ static const char *const method_names[FM_METRICS_METHODS] = {
     "GET", "PUT", "POST", "DELETE", "HEAD", "other"};
 
 static const unsigned statuses[FM_METRICS_STATUSES] = {
-    200, 201, 204, 400, 404, 405, 406, 408, 413, 415, 422, 500, 503, 0, 0, 0};
+    200, 201, 204, 400, 401, 403, 404, 405, 406, 408, 413, 415, 422, 500, 503, 0};
 #define OTHER_STATUS (FM_METRICS_STATUSES - 1)
 
 /* Upper bounds in seconds; the last bucket is +Inf. */

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "auth.h"
 #include "fitter.h"
 #include "lut.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ typedef struct fm_config {
     unsigned conn_timeout; /* seconds */
     size_t min_observations; /* distinct genomes before a surrogate is fitted */
     unsigned refit_delay_ms; /* debounce of background refits */
+    fm_auth auth;            /* bearer tokens; none by default */
 } fm_config;
 
 typedef struct fm_server fm_server;

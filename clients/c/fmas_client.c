@@ -128,6 +128,7 @@ struct fc_client {
     int delivered; /* a byte of a 2xx body reached sink */
     char err[ERR_MAX];
     char curl_err[CURL_ERROR_SIZE];
+    char *auth_header; /* "Authorization: Bearer ...", or NULL */
 };
 
 static int curl_ready;
@@ -169,7 +170,90 @@ void fc_close(fc_client *c)
     fc_buf_free(&c->body);
     fc_buf_free(&c->headers);
     free(c->base);
+    free(c->auth_header);
     free(c);
+}
+
+#define TOKEN_MAX 1024
+
+/* Printable ASCII without spaces: what fits a header line unchanged. */
+static int token_ok(const char *t, size_t n)
+{
+    if (n == 0 || n > TOKEN_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int fc_set_token(fc_client *c, const char *token)
+{
+    if (token && !token_ok(token, strlen(token)))
+        return FC_EINVAL;
+    char *h = NULL;
+    if (token) {
+        size_t n = strlen("Authorization: Bearer ") + strlen(token) + 1;
+        if (!(h = malloc(n)))
+            return FC_ENOMEM;
+        snprintf(h, n, "Authorization: Bearer %s", token);
+    }
+    free(c->auth_header);
+    c->auth_header = h;
+    return FC_OK;
+}
+
+static size_t strip_newlines(const char *s, size_t n)
+{
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        n--;
+    return n;
+}
+
+/* The token in text (n bytes, from where) into a new string. */
+static int token_copy(const char *text, size_t n, const char *where, char **token, char *err, size_t errsize)
+{
+    n = strip_newlines(text, n);
+    if (!token_ok(text, n)) {
+        fc_format(err, errsize, "%s holds %s", where,
+                  n == 0 ? "an empty token" : "no valid token (one line of printable ASCII without spaces, "
+                                               "at most 1024 bytes)");
+        return FC_EINVAL;
+    }
+    if (!(*token = strndup(text, n)))
+        return FC_ENOMEM;
+    return FC_OK;
+}
+
+int fc_token_load(const char *token_file, char **token, char *err, size_t errsize)
+{
+    *token = NULL;
+    const char *file = token_file;
+    const char *env_file = getenv("FMAS_TOKEN_FILE");
+    if (!file && env_file && *env_file)
+        file = env_file;
+    char where[PATH_MAX_LEN + 64];
+    if (file) {
+        fc_format(where, sizeof where, "the token file %s%s", file, token_file ? "" : " ($FMAS_TOKEN_FILE)");
+        FILE *f = fopen(file, "rb");
+        if (!f) {
+            fc_format(err, errsize, "cannot read %s: %s", where, strerror(errno));
+            return FC_EIO;
+        }
+        char buf[TOKEN_MAX + 4];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        int failed = ferror(f);
+        fclose(f);
+        if (failed) {
+            fc_format(err, errsize, "cannot read %s", where);
+            return FC_EIO;
+        }
+        return token_copy(buf, n, where, token, err, errsize);
+    }
+    const char *text = getenv("FMAS_TOKEN");
+    if (text && *text)
+        return token_copy(text, strlen(text), "$FMAS_TOKEN", token, err, errsize);
+    return FC_OK;
 }
 
 void fc_set_retry(fc_client *c, const fc_retry *r)
@@ -490,6 +574,11 @@ static int perform(fc_client *c, const fc_request *r)
     if (!(t = curl_slist_append(hdrs, line)))
         goto nomem;
     hdrs = t;
+    if (c->auth_header) {
+        if (!(t = curl_slist_append(hdrs, c->auth_header)))
+            goto nomem;
+        hdrs = t;
+    }
     double started = fc_now();
     int tries = 0;
     for (;;) {
@@ -542,6 +631,14 @@ static int perform(fc_client *c, const fc_request *r)
         }
         if (c->status < 200 || c->status >= 300) {
             describe_error_answer(c);
+            if (c->status == 401 || c->status == 403) {
+                size_t n = strlen(c->err);
+                snprintf(c->err + n, sizeof c->err - n, " (%s)",
+                         c->auth_header ? "the token given does not grant this; check --token-file, "
+                                          "$FMAS_TOKEN_FILE or $FMAS_TOKEN"
+                                        : "the service wants a token: give it with --token-file FILE, "
+                                          "$FMAS_TOKEN_FILE or $FMAS_TOKEN");
+            }
             if (c->status >= 500) {
                 size_t n = strlen(c->err);
                 snprintf(c->err + n, sizeof c->err - n, " (gave up after %d attempt%s over %.1f s)", tries,

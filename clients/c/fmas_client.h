@@ -80,6 +80,23 @@ int fc_open(fc_client **out, const char *base_url);
 void fc_close(fc_client *c);
 void fc_set_retry(fc_client *c, const fc_retry *r);
 const char *fc_base_url(const fc_client *c);
+/*
+ * Send "Authorization: Bearer <token>" with every request from now on
+ * (NULL: send none). The client keeps its own copy and never prints it.
+ * FC_EINVAL for a token with a space, control or non-ASCII byte.
+ */
+int fc_set_token(fc_client *c, const char *token);
+
+/*
+ * The bearer token the user gave: the file token_file (an option's value;
+ * NULL: none), else the file named by $FMAS_TOKEN_FILE, else the text of
+ * $FMAS_TOKEN; trailing CR/LF are dropped. *token is a malloc'd copy (free
+ * it) or NULL when none was given. Returns FC_OK; FC_EIO when the file
+ * cannot be read, FC_EINVAL for an empty or malformed token (err names the
+ * source and why, never the token); FC_ENOMEM.
+ */
+int fc_token_load(const char *token_file, char **token, char *err, size_t errsize);
+
 /* Called with a sentence before each retry wait (NULL: say nothing). */
 void fc_set_notice(fc_client *c, void (*notice)(const char *msg, void *arg), void *arg);
 

@@ -36,11 +36,13 @@ static const char usage[] =
     "        MACs, params and latency of one genome ([indices] or {gene: value})\n"
     "\n"
     "  --server URL          fmasd (default $FMAS_SERVER or http://127.0.0.1:8080)\n"
+    "  --token-file FILE     send the bearer token in FILE (default $FMAS_TOKEN_FILE,\n"
+    "                        else the token in $FMAS_TOKEN; none: no token)\n"
     "  --server-retries N    retries of a failed request (default 8, backoff to 8 s)\n"
     "  --server-timeout S    seconds without a byte before a request fails (default 300)\n";
 
 /* Long-only options take values above any character. */
-enum { O_SERVER = 256, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT };
+enum { O_SERVER = 256, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT, O_TOKEN_FILE };
 
 static const struct option options[] = {
     {"server", required_argument, NULL, O_SERVER}, {"device", required_argument, NULL, O_DEVICE},
@@ -48,12 +50,13 @@ static const struct option options[] = {
     {"op", required_argument, NULL, O_OP}, {"space", required_argument, NULL, O_SPACE},
     {"genome", required_argument, NULL, O_GENOME}, {"json", no_argument, NULL, O_JSON},
     {"server-retries", required_argument, NULL, O_RETRIES}, {"server-timeout", required_argument, NULL, O_TIMEOUT},
+    {"token-file", required_argument, NULL, O_TOKEN_FILE},
     {"help", no_argument, NULL, 'h'}, {"h", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 
 #define MAX_DEVICES 16
 
 typedef struct args {
-    const char *server, *command, *mode, *format, *op, *space, *genome;
+    const char *server, *command, *mode, *format, *op, *space, *genome, *token_file;
     const char *devices[MAX_DEVICES];
     int ndevices, json;
     char **files;
@@ -510,6 +513,9 @@ static int take_option(args *a, fc_retry *retry, int id, const char *v)
     case O_SERVER:
         a->server = v;
         break;
+    case O_TOKEN_FILE:
+        a->token_file = v;
+        break;
     case O_DEVICE:
         if (!fc_name_ok(v))
             fail_usage("--device: device names are [a-z0-9._-]{1,64}");
@@ -598,6 +604,17 @@ int main(int argc, char **argv)
     if (fc_open(&c, a.server)) {
         fprintf(stderr, PROG ": cannot set up the HTTP client for %s\n", a.server);
         return 1;
+    }
+    char *token = NULL;
+    char terr[1200];
+    int trc = fc_token_load(a.token_file, &token, terr, sizeof terr);
+    if (trc == FC_OK)
+        trc = fc_set_token(c, token);
+    free(token);
+    if (trc) {
+        fprintf(stderr, PROG ": %s\n", trc == FC_ENOMEM ? "out of memory" : terr);
+        fc_close(c);
+        return 2;
     }
     fc_set_retry(c, &retry);
     fc_set_notice(c, on_notice, NULL);

@@ -197,6 +197,16 @@ static int setup(search *s, const fc_retry *retry)
         search_say("cannot set up the HTTP client for %s", s->server);
         return -1;
     }
+    char *token = NULL;
+    char err[1200];
+    int rc = fc_token_load(s->token_file, &token, err, sizeof err);
+    if (rc == FC_OK)
+        rc = fc_set_token(s->http, token);
+    free(token);
+    if (rc) {
+        search_say("%s", rc == FC_ENOMEM ? "out of memory" : err);
+        return -1;
+    }
     fc_set_retry(s->http, retry);
     fc_set_notice(s->http, on_http_notice, NULL);
     if (mkdirs(s->out_dir)) {

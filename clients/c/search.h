@@ -89,6 +89,7 @@ typedef struct gen_stats {
 
 typedef struct search {
     /* configuration */
+    const char *token_file; /* --token-file, or NULL (then the environment) */
     const char *server, *space_id, *fidelity, *journal_path, *out_dir;
     objective obj[MAX_OBJ];
     size_t nobj, nmetric;

@@ -18,6 +18,8 @@ static const char usage[] =
     "usage: fmas-search --space ID --objectives SPEC --evaluator 'CMD' --journal FILE --out DIR [options]\n"
     "\n"
     "  --server URL          fmasd (default $FMAS_SERVER or http://127.0.0.1:8080)\n"
+    "  --token-file FILE     send the bearer token in FILE to fmasd (default $FMAS_TOKEN_FILE,\n"
+    "                        else the token in $FMAS_TOKEN); evaluators inherit the environment\n"
     "  --space ID            search space registered in fmasd\n"
     "  --objectives LIST     comma-separated NAME:max|min; NAME is a metric the evaluator\n"
     "                        measures (miou, size, ...) or a cost: latency@DEVICE, macs,\n"
@@ -134,7 +136,7 @@ static char **split_command(const char *launcher, const char *cmd, const char *w
 enum {
     O_SERVER = 256, O_SPACE, O_OBJECTIVES, O_CONSTRAINT, O_POP, O_GENS, O_SEED, O_EVALUATOR, O_LAUNCHER,
     O_EVAL_TIMEOUT, O_RETRIES, O_CONFIDENCE, O_NO_SCREEN, O_FINETUNE, O_JOURNAL, O_OUT, O_FIDELITY,
-    O_SERVER_RETRIES, O_SERVER_TIMEOUT, O_POOL, O_BUDGET, O_INIT
+    O_SERVER_RETRIES, O_SERVER_TIMEOUT, O_POOL, O_BUDGET, O_INIT, O_TOKEN_FILE
 };
 
 #define ARG required_argument
@@ -148,6 +150,7 @@ static const struct option options[] = {
     {"journal", ARG, NULL, O_JOURNAL}, {"out", ARG, NULL, O_OUT}, {"fidelity", ARG, NULL, O_FIDELITY},
     {"server-retries", ARG, NULL, O_SERVER_RETRIES}, {"server-timeout", ARG, NULL, O_SERVER_TIMEOUT},
     {"pool", ARG, NULL, O_POOL}, {"budget", ARG, NULL, O_BUDGET}, {"init", ARG, NULL, O_INIT},
+    {"token-file", ARG, NULL, O_TOKEN_FILE},
     {"help", no_argument, NULL, 'h'}, {"h", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 #undef ARG
 
@@ -165,6 +168,9 @@ static void take_option(search *s, cli_text *t, fc_retry *retry, int id, const c
     switch (id) {
     case O_SERVER:
         s->server = v;
+        break;
+    case O_TOKEN_FILE:
+        s->token_file = v;
         break;
     case O_SPACE:
         if (!fc_name_ok(v))

@@ -157,6 +157,8 @@ ROUTES = [
 # problem "type" suffix per status (400 has two, told apart by the caller).
 PROBLEM_TYPES = {
     400: {"malformed-body", "invalid-parameter"},
+    401: {"unauthorized"},
+    403: {"forbidden"},
     404: {"not-found"},
     405: {"method-not-allowed"},
     409: {"conflict"},

@@ -25,13 +25,43 @@ export class ApiError extends Error {
   }
 }
 
+// A fmasd started with --token-file wants "Authorization: Bearer" on writes
+// (and on reads too with --read-token). The dashboard asks for the token
+// once, on the first 401 or 403, and keeps it for the tab's session only.
+const TOKEN_KEY = 'fmas-token';
+
+function storedToken() {
+  try {
+    return globalThis.sessionStorage?.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+/** Ask for a token after a refusal; true when one was given. */
+function askToken(status) {
+  if (typeof globalThis.prompt !== 'function') return false;
+  const why = status === 401 ? 'This fmasd wants a bearer token.'
+    : 'This fmasd did not accept the token.';
+  const token = (globalThis.prompt(`${why} Token (kept for this tab only):`) || '').trim();
+  if (!token) return false;
+  try {
+    globalThis.sessionStorage?.setItem(TOKEN_KEY, token);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
 /**
  * One request. body (an object) is sent as JSON. Resolves to the parsed JSON
  * answer (null for 204); rejects with ApiError for any status >= 400 or when
  * fmasd does not answer, and with the AbortError of signal.
  */
-export async function api(method, path, body, { signal } = {}) {
+export async function api(method, path, body, { signal, retried = false } = {}) {
   const headers = { Accept: 'application/json' };
+  const token = storedToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
   const init = { method, headers, signal, cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -52,6 +82,9 @@ export async function api(method, path, body, { signal } = {}) {
     } catch {
       json = null;
     }
+  }
+  if ((res.status === 401 || res.status === 403) && !retried && askToken(res.status)) {
+    return api(method, path, body, { signal, retried: true });
   }
   if (!res.ok) throw new ApiError(method, path, res.status, json, text.slice(0, 300));
   return json;

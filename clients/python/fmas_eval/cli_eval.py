@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--server", default=None,
                     help="fmasd URL to look registered spaces up (default $FMAS_SERVER)")
+    ap.add_argument("--token-file", default=None,
+                    help="bearer token for fmasd (same as $FMAS_TOKEN_FILE; default "
+                         "$FMAS_TOKEN_FILE, else $FMAS_TOKEN)")
     ap.add_argument("--cache-dir", default=None,
                     help="subset lists and preprocessed tensors (default $FMAS_CACHE, else "
                          "VOC2012/fmas-cache, else ~/.cache/fmas)")
@@ -136,6 +139,9 @@ def _main(args, out, t_start) -> int:
     from .service import ServiceError
     from .voc import VOCError
 
+    if args.token_file:
+        # The service client reads $FMAS_TOKEN_FILE wherever it is made.
+        os.environ["FMAS_TOKEN_FILE"] = args.token_file
     torch.set_num_threads(args.threads or min(4, torch.get_num_threads()))
     try:
         ev = Evaluator(_config(args))

@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "upload them to fmasd.")
     ap.add_argument("--server", default=os.environ.get("FMAS_SERVER"),
                     help="fmasd URL (default $FMAS_SERVER)")
+    ap.add_argument("--token-file", default=None,
+                    help="bearer token for fmasd (default $FMAS_TOKEN_FILE, else $FMAS_TOKEN)")
     ap.add_argument("--space", required=True)
     ap.add_argument("--device", required=True, help="device name in fmasd")
     ap.add_argument("--cuda", action="store_true", help="time on the GPU (CUDA events)")
@@ -148,7 +150,11 @@ def main(argv=None) -> int:
         _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
         return 1
     device = torch.device("cuda" if args.cuda else "cpu")
-    svc = Service(args.server)
+    try:
+        svc = Service(args.server, token_file=args.token_file)
+    except ValueError as e:
+        _err(str(e))
+        return 2
     fold = not args.no_fold_bn
     try:
         if not _ensure_device(svc, args, device, fold):

@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog=PROG, description="Measure whole subnets against the "
                                  "LUT-sum estimate.")
     ap.add_argument("--server", default=os.environ.get("FMAS_SERVER"))
+    ap.add_argument("--token-file", default=None,
+                    help="bearer token for fmasd (default $FMAS_TOKEN_FILE, else $FMAS_TOKEN)")
     ap.add_argument("--space", required=True)
     ap.add_argument("--device", required=True, help="the device whose LUT estimates")
     ap.add_argument("--genomes", type=int, required=True, help="random genomes to measure")
@@ -76,9 +78,13 @@ def main(argv=None) -> int:
         _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
         return 1
     device = torch.device("cuda" if args.cuda else "cpu")
-    svc = Service(args.server)
     try:
-        builder, params = resolve_space(args.space, svc.url)
+        svc = Service(args.server, token_file=args.token_file)
+    except ValueError as e:
+        _err(str(e))
+        return 2
+    try:
+        builder, params = resolve_space(args.space, svc.url, args.token_file)
         space = fmas_twin.get_space(builder)
         rng = random.Random(args.seed)
         genomes = [[rng.randrange(len(g.choices)) for g in space.genes]

@@ -23,18 +23,54 @@ class ServiceError(RuntimeError):
         self.body = body
 
 
+def load_token(token_file: Optional[str] = None) -> Optional[str]:
+    """The bearer token for fmasd: the file token_file (a --token-file
+    option), else the file $FMAS_TOKEN_FILE, else the text of $FMAS_TOKEN,
+    trailing newlines dropped; None when none is given. ValueError (naming
+    the source, never the token) for an unreadable file or a token that is
+    empty or not one line of printable ASCII without spaces."""
+    path = token_file or os.environ.get("FMAS_TOKEN_FILE") or None
+    if path:
+        where = f"the token file {path}" + ("" if token_file else " ($FMAS_TOKEN_FILE)")
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(4096)
+        except OSError as e:
+            raise ValueError(f"cannot read {where}: {e.strerror}") from None
+        text = raw.decode("ascii", "replace")
+    else:
+        text = os.environ.get("FMAS_TOKEN") or ""
+        if not text:
+            return None
+        where = "$FMAS_TOKEN"
+    token = text.rstrip("\r\n")
+    if not token:
+        raise ValueError(f"{where} holds an empty token")
+    if len(token) > 1024 or any(not (" " < c < "\x7f") for c in token):
+        raise ValueError(f"{where} holds no valid token (one line of printable ASCII "
+                         f"without spaces, at most 1024 bytes)")
+    return token
+
+
 class Service:
-    def __init__(self, url: str, timeout: float = 120.0):
+    """fmasd at url. Every request carries "Authorization: Bearer <token>"
+    when a token is given (load_token(token_file): the option's file, else
+    $FMAS_TOKEN_FILE, else $FMAS_TOKEN)."""
+
+    def __init__(self, url: str, timeout: float = 120.0, token_file: Optional[str] = None):
         if "://" not in url:
             url = "http://" + url
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._token = load_token(token_file)
 
     def request(self, method: str, path: str, body: Any = None, *,
                 content_type: str = "application/json", accept: str = "application/json",
                 ok: Sequence[int] = (200, 201, 204)) -> Tuple[int, Any]:
         data = None
         headers = {"Accept": accept}
+        if self._token:
+            headers["Authorization"] = "Bearer " + self._token
         if body is not None:
             data = body if isinstance(body, (bytes, bytearray)) else \
                 json.dumps(body).encode("utf-8")
@@ -62,6 +98,12 @@ class Service:
                     detail = f"{detail}; " + "; ".join(
                         f"{e.get('pointer', e.get('parameter', e.get('row', '')))}: "
                         f"{e.get('reason')}" for e in errs[:5])
+            if status in (401, 403):
+                detail = f"{detail} (" + (
+                    "the token given does not grant this; check --token-file, "
+                    "$FMAS_TOKEN_FILE or $FMAS_TOKEN" if self._token else
+                    "the service wants a token: give it with --token-file FILE, "
+                    "$FMAS_TOKEN_FILE or $FMAS_TOKEN") + ")"
             raise ServiceError(f"{method} {path}: HTTP {status}: {detail}", status, doc)
         return status, doc
 
@@ -111,7 +153,8 @@ def server_url(explicit: Optional[str]) -> Optional[str]:
     return explicit or os.environ.get("FMAS_SERVER") or None
 
 
-def resolve_space(space_id: str, server: Optional[str] = None) -> Tuple[str, Dict[str, Any]]:
+def resolve_space(space_id: str, server: Optional[str] = None,
+                  token_file: Optional[str] = None) -> Tuple[str, Dict[str, Any]]:
     """(builder, params {input_size, num_classes, output_stride}) of a space.
 
     A built-in id (a builder name: deeplabv3plus-mobilenetv2,
@@ -124,7 +167,7 @@ def resolve_space(space_id: str, server: Optional[str] = None) -> Tuple[str, Dic
         raise ValueError(f"'space': {space_id!r} is not a built-in space "
                          f"({', '.join(sorted(fmas_twin.SPACES))}); pass --server URL "
                          f"(or set FMAS_SERVER) to look a registered space up")
-    doc = Service(server).space(space_id)
+    doc = Service(server, token_file=token_file).space(space_id)
     builder = doc.get("builder")
     if not builder:
         raise ValueError(f"'space': {space_id!r} is a categorical space (no builder): "
