@@ -143,18 +143,14 @@ def main(argv=None) -> int:
         return 2
 
     import torch
-    from .service import Service, ServiceError
+    from . import profile
+    from .service import ServiceError
 
-    torch.set_num_threads(args.threads)
-    if args.cuda and not torch.cuda.is_available():
-        _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
-        return 1
-    device = torch.device("cuda" if args.cuda else "cpu")
     try:
-        svc = Service(args.server, token_file=args.token_file)
-    except ValueError as e:
+        device, svc = profile.open_profiler(args.threads, args.cuda, args.server, args.token_file)
+    except profile.SetupError as e:
         _err(str(e))
-        return 2
+        return e.status
     fold = not args.no_fold_bn
     try:
         if not _ensure_device(svc, args, device, fold):

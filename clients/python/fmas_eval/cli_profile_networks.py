@@ -71,18 +71,13 @@ def main(argv=None) -> int:
     import torch
     import fmas_twin
     from . import profile, subnet
-    from .service import Service, ServiceError, resolve_space
+    from .service import ServiceError, resolve_space
 
-    torch.set_num_threads(args.threads)
-    if args.cuda and not torch.cuda.is_available():
-        _err(f"--cuda: CUDA is not available in this torch ({torch.__version__})")
-        return 1
-    device = torch.device("cuda" if args.cuda else "cpu")
     try:
-        svc = Service(args.server, token_file=args.token_file)
-    except ValueError as e:
+        device, svc = profile.open_profiler(args.threads, args.cuda, args.server, args.token_file)
+    except profile.SetupError as e:
         _err(str(e))
-        return 2
+        return e.status
     try:
         builder, params = resolve_space(args.space, svc.url, args.token_file)
         space = fmas_twin.get_space(builder)

@@ -169,3 +169,28 @@ def canonical_id(key: Dict[str, Any]) -> str:
     """A stable string for a canonical key as the service returns it."""
     import json
     return json.dumps({k: key[k] for k in sorted(key) if k != "name"}, separators=(",", ":"))
+
+
+class SetupError(Exception):
+    """A profiler cannot start: the message for the user and the exit status."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+def open_profiler(threads: int, cuda: bool, server: str, token_file: str | None):
+    """What every profiler sets up first: torch's thread count, the device to
+    time on (CUDA only when asked and present: SetupError, status 1,
+    otherwise) and the service client (a bad token file: SetupError, 2)."""
+    from .service import Service
+
+    torch.set_num_threads(threads)
+    if cuda and not torch.cuda.is_available():
+        raise SetupError(f"--cuda: CUDA is not available in this torch ({torch.__version__})", 1)
+    device = torch.device("cuda" if cuda else "cpu")
+    try:
+        svc = Service(server, token_file=token_file)
+    except ValueError as e:
+        raise SetupError(str(e), 2) from e
+    return device, svc
