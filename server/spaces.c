@@ -228,17 +228,51 @@ static int gene_fault(lut_error *err, size_t i, const char *sub, const char *rea
     return fault(err, field, reason);
 }
 
-/* A string choice: 1..FM_LABEL_MAX bytes, no control characters. */
-static int label_valid(json_t *c)
+static size_t digits(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+/* Is s a number in JSON's grammar ("6", "-0.5", "1e3")? */
+static int number_text(const char *s)
+{
+    size_t n;
+    s += *s == '-';
+    if (!(n = digits(s)) || (s[0] == '0' && n > 1))
+        return 0;
+    s += n;
+    if (*s == '.') {
+        if (!(n = digits(++s)))
+            return 0;
+        s += n;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        s += *s == '+' || *s == '-';
+        if (!(n = digits(s)))
+            return 0;
+        s += n;
+    }
+    return *s == '\0';
+}
+
+/* Why a string choice is bad, or NULL: 1..FM_LABEL_MAX bytes, no control
+ * characters, not a number in disguise. */
+static const char *label_fault(json_t *c)
 {
     size_t n = json_string_length(c);
     const unsigned char *s = (const unsigned char *)json_string_value(c);
     if (n == 0 || n > FM_LABEL_MAX)
-        return 0;
+        return "a string choice is 1 to 64 bytes";
     for (size_t k = 0; k < n; k++)
         if (s[k] < 0x20 || s[k] == 0x7f)
-            return 0;
-    return 1;
+            return "a string choice has no control characters";
+    if (number_text((const char *)s))
+        return "a string choice is a name, not a number in quotes: give numbers as numbers";
+    return NULL;
 }
 
 /* The categorical genes of a definition while they are read. */
@@ -266,8 +300,9 @@ static int gene_choices(json_t *choices, size_t i, cat_genes *c, lut_error *err)
         if ((json_is_string(x) != 0) != strings)
             return gene_fault(err, i, sub, strings ? "must be a string: the choices of a gene are all numbers or all strings"
                                                    : "must be a number: the choices of a gene are all numbers or all strings");
-        if (strings && !label_valid(x))
-            return gene_fault(err, i, sub, "a string choice is 1 to 64 bytes without control characters");
+        const char *why = strings ? label_fault(x) : NULL;
+        if (why)
+            return gene_fault(err, i, sub, why);
         /* String choices are known to the space by their index. */
         vals[j] = strings ? (double)j : json_number_value(x);
         for (size_t k = 0; k < j; k++)
