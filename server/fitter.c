@@ -31,15 +31,6 @@ static double mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Is gene i of the space unordered? (categorical definitions may say so) */
-static int gene_unordered(const fm_space *s, size_t i)
-{
-    json_t *genes = json_object_get(s->definition, "genes");
-    json_t *g = json_array_get(genes, i);
-    json_t *ordered = json_object_get(g, "ordered");
-    return json_is_false(ordered);
-}
-
 /* The features of the space's genomes (plus log MACs and log params on
  * builder spaces, costed by model->coster) into model. */
 static int make_features(const fm_space *s, fm_model *model)
@@ -53,7 +44,7 @@ static int make_features(const fm_space *s, fm_model *model)
         const lut_space_gene *g = lut_space_gene_at(sp, i);
         sg[i].choices = g->choices;
         sg[i].n_choices = g->n_choices;
-        sg[i].unordered = gene_unordered(s, i);
+        sg[i].unordered = !s->genes[i].ordered; /* one-hot: sur_features */
     }
     int builder = lut_space_has_builder(sp), rc = 0;
     if (builder)

@@ -35,7 +35,7 @@ static int bad(fm_response *rs, size_t i, const char *field, const char *reason)
 }
 
 /* One observation object → o (genome and meta allocated). */
-static int parse_one(const lut_space *sp, json_t *v, size_t i, fm_obs *o, fm_response *rs)
+static int parse_one(const fm_space *s, json_t *v, size_t i, fm_obs *o, fm_response *rs)
 {
     memset(o, 0, sizeof *o);
     if (!json_is_object(v))
@@ -71,13 +71,13 @@ static int parse_one(const lut_space *sp, json_t *v, size_t i, fm_obs *o, fm_res
         return bad(rs, i, "value", "must be a finite number");
     if (fidelity && (!json_is_string(fidelity) || !fm_fidelity_name_valid(json_string_value(fidelity))))
         return bad(rs, i, "fidelity", "must be a fidelity name: 1 to 64 characters of [a-z0-9._-]");
-    o->genome = calloc(lut_space_gene_count(sp) + 1, sizeof *o->genome);
+    o->genome = calloc(lut_space_gene_count(s->space) + 1, sizeof *o->genome);
     if (!o->genome) {
         fm_problem(rs, 500, "internal", NULL, "out of memory");
         return -1;
     }
     lut_error err = {.row = -1};
-    int rc = fm_genome_from_json(sp, genome, o->genome, &err);
+    int rc = fm_space_genome_from_json(s, genome, o->genome, &err);
     if (rc) {
         char f[96];
         snprintf(f, sizeof f, "genome%s", err.field);
@@ -134,7 +134,7 @@ void h_observations_post(fm_request *rq, fm_response *rs)
         goto out;
     }
     for (n = 0; n < json_array_size(arr); n++)
-        if (parse_one(s->space, json_array_get(arr, n), n, &batch[n], rs)) {
+        if (parse_one(s, json_array_get(arr, n), n, &batch[n], rs)) {
             n++;
             goto out;
         }

@@ -403,7 +403,7 @@ static int cost_candidates(screen *sc, fm_response *rs)
     for (size_t i = 0; i < n; i++) {
         lut_error err = {.row = -1};
         int *g = sc->genomes + i * ng;
-        if (fm_genome_from_json(sc->sp, json_array_get(sc->jg, i), g, &err)) {
+        if (fm_space_genome_from_json(sc->s, json_array_get(sc->jg, i), g, &err)) {
             char p[160];
             snprintf(p, sizeof p, "/genomes/%zu%s", i, err.field);
             return fail(rs, p, err.reason);

@@ -98,10 +98,10 @@ void h_space_delete(fm_request *rq, fm_response *rs)
 }
 
 /* Parse the genome at body pointer base; answers 422 on failure. */
-static int genome_arg(const lut_space *sp, json_t *v, const char *base, int *genome, fm_response *rs)
+static int genome_arg(const fm_space *s, json_t *v, const char *base, int *genome, fm_response *rs)
 {
     lut_error err = {.row = -1};
-    int rc = fm_genome_from_json(sp, v, genome, &err);
+    int rc = fm_space_genome_from_json(s, v, genome, &err);
     if (rc == LUT_EINVAL) {
         char pointer[160];
         snprintf(pointer, sizeof pointer, "%s%s", base, err.field);
@@ -164,7 +164,7 @@ void h_space_expand(fm_request *rq, fm_response *rs)
                    "space \"%s\" is categorical: it names genes only", lut_space_id(sp));
         goto out;
     }
-    if (genome_arg(sp, g, "/genome", genome, rs))
+    if (genome_arg(s, g, "/genome", genome, rs))
         goto out;
     lut_space_totals tot;
     lut_error err = {.row = -1};
@@ -289,6 +289,7 @@ static json_t *genome_latency(const lut_space *sp, const int *genome, const fm_t
 
 /* What costing the genomes of one request needs. */
 typedef struct space_costing {
+    const fm_space *s;
     const lut_space *sp;
     fm_tables tables;
     lut_space_coster *coster; /* builder spaces */
@@ -333,7 +334,7 @@ static int cost_genome(space_costing *c, json_t *g, size_t i, int *genome, lut_s
 {
     char base[48];
     snprintf(base, sizeof base, "/genomes/%zu", i);
-    if (genome_arg(c->sp, g, base, genome, rs))
+    if (genome_arg(c->s, g, base, genome, rs))
         return -1;
     json_t *r = json_pack("{s:o}", "genome", fm_genome_json(c->sp, genome));
     if (c->coster) {
@@ -379,7 +380,7 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
     const lut_space *sp = s->space;
     size_t ng = lut_space_gene_count(sp);
     json_t *body = fm_read_json_body(rq, rs);
-    space_costing c = {.sp = sp};
+    space_costing c = {.s = s, .sp = sp};
     int *genomes = NULL;
     lut_space_totals *tot = NULL;
     json_t *results = NULL;

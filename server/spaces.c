@@ -28,6 +28,31 @@ static int fault(lut_error *err, const char *field, const char *reason)
     return LUT_EINVAL;
 }
 
+/* A JSON pointer token for a gene name (RFC 6901 escapes ~ and /). */
+static void pointer_token(const char *name, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; *name && n + 3 < size; name++) {
+        if (*name == '~')
+            out[n++] = '~', out[n++] = '0';
+        else if (*name == '/')
+            out[n++] = '~', out[n++] = '1';
+        else
+            out[n++] = *name;
+    }
+    out[n] = '\0';
+}
+
+static void genes_free(fm_gene *genes, size_t n)
+{
+    for (size_t i = 0; genes && i < n; i++) {
+        for (size_t j = 0; genes[i].labels && j < LUT_SPACE_MAX_CHOICES && genes[i].labels[j]; j++)
+            free(genes[i].labels[j]);
+        free(genes[i].labels);
+    }
+    free(genes);
+}
+
 int fm_spaces_init(fm_spaces *reg)
 {
     memset(reg, 0, sizeof *reg);
@@ -40,6 +65,7 @@ static void space_free(fm_space *s)
         return;
     fm_models_free(s->models);
     fm_obs_free(s->obs);
+    genes_free(s->genes, s->space ? lut_space_gene_count(s->space) : 0);
     lut_space_free(s->space);
     json_decref(s->definition);
     free(s);
@@ -194,31 +220,130 @@ static int builder_space(const def_fields *f, json_t *canon, lut_space **sp, lut
     return 0;
 }
 
-/* Gene i of a categorical definition into gs[i] (choices into vals). */
-static int categorical_gene(json_t *g, size_t i, lut_space_gene *gs, double *vals, lut_error *err)
+/* The JSON pointer of field sub ("", "/choices/3") of gene i into err. */
+static int gene_fault(lut_error *err, size_t i, const char *sub, const char *reason)
 {
-    char field[80];
-    json_t *name = json_object_get(g, "name"), *choices = json_object_get(g, "choices");
-    if (!json_is_object(g) || json_object_size(g) != 2 || !json_is_string(name) || !json_is_array(choices)) {
-        snprintf(field, sizeof field, "/genes/%zu", i);
-        return fault(err, field, "a gene is {\"name\": string, \"choices\": [numbers]}");
+    char field[128];
+    snprintf(field, sizeof field, "/genes/%zu%s", i, sub);
+    return fault(err, field, reason);
+}
+
+static size_t digits(const char *s)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9')
+        n++;
+    return n;
+}
+
+/* Is s a number in JSON's grammar ("6", "-0.5", "1e3")? */
+static int number_text(const char *s)
+{
+    size_t n;
+    s += *s == '-';
+    if (!(n = digits(s)) || (s[0] == '0' && n > 1))
+        return 0;
+    s += n;
+    if (*s == '.') {
+        if (!(n = digits(++s)))
+            return 0;
+        s += n;
     }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        s += *s == '+' || *s == '-';
+        if (!(n = digits(s)))
+            return 0;
+        s += n;
+    }
+    return *s == '\0';
+}
+
+/* Why a string choice is bad, or NULL: 1..FM_LABEL_MAX bytes, no control
+ * characters, not a number in disguise. */
+static const char *label_fault(json_t *c)
+{
+    size_t n = json_string_length(c);
+    const unsigned char *s = (const unsigned char *)json_string_value(c);
+    if (n == 0 || n > FM_LABEL_MAX)
+        return "a string choice is 1 to 64 bytes";
+    for (size_t k = 0; k < n; k++)
+        if (s[k] < 0x20 || s[k] == 0x7f)
+            return "a string choice has no control characters";
+    if (number_text((const char *)s))
+        return "a string choice is a name, not a number in quotes: give numbers as numbers";
+    return NULL;
+}
+
+/* The categorical genes of a definition while they are read. */
+typedef struct cat_genes {
+    lut_space_gene *gs;
+    double *vals;    /* LUT_SPACE_MAX_CHOICES per gene */
+    json_t **labels; /* per gene: its choices when they are strings, else NULL */
+    int *ordered;
+} cat_genes;
+
+/* The choices of gene i: all numbers, or all valid distinct strings. */
+static int gene_choices(json_t *choices, size_t i, cat_genes *c, lut_error *err)
+{
+    char sub[48];
     size_t nc = json_array_size(choices);
-    if (nc == 0 || nc > LUT_SPACE_MAX_CHOICES) {
-        snprintf(field, sizeof field, "/genes/%zu/choices", i);
-        return fault(err, field, "must hold 1 to 256 numbers");
-    }
+    if (nc == 0 || nc > LUT_SPACE_MAX_CHOICES)
+        return gene_fault(err, i, "/choices", "must hold 1 to 256 numbers, or 1 to 256 strings");
+    int strings = json_is_string(json_array_get(choices, 0));
+    double *vals = c->vals + i * LUT_SPACE_MAX_CHOICES;
     for (size_t j = 0; j < nc; j++) {
-        json_t *c = json_array_get(choices, j);
-        if (!json_is_number(c)) {
-            snprintf(field, sizeof field, "/genes/%zu/choices/%zu", i, j);
-            return fault(err, field, "must be a number");
-        }
-        vals[i * LUT_SPACE_MAX_CHOICES + j] = json_number_value(c);
+        json_t *x = json_array_get(choices, j);
+        snprintf(sub, sizeof sub, "/choices/%zu", j);
+        if (!json_is_number(x) && !json_is_string(x))
+            return gene_fault(err, i, sub, j ? "must be a number" : "must be a number or a string");
+        if ((json_is_string(x) != 0) != strings)
+            return gene_fault(err, i, sub, strings ? "must be a string: the choices of a gene are all numbers or all strings"
+                                                   : "must be a number: the choices of a gene are all numbers or all strings");
+        const char *why = strings ? label_fault(x) : NULL;
+        if (why)
+            return gene_fault(err, i, sub, why);
+        /* String choices are known to the space by their index. */
+        vals[j] = strings ? (double)j : json_number_value(x);
+        for (size_t k = 0; k < j; k++)
+            if (strings ? json_equal(x, json_array_get(choices, k)) : vals[k] == vals[j])
+                return gene_fault(err, i, sub, "repeats an earlier choice; the choices of a gene are distinct");
     }
-    gs[i].name = json_string_value(name);
-    gs[i].choices = vals + i * LUT_SPACE_MAX_CHOICES;
-    gs[i].n_choices = nc;
+    c->labels[i] = strings ? choices : NULL;
+    c->gs[i].choices = vals;
+    c->gs[i].n_choices = nc;
+    return 0;
+}
+
+/* Gene i of a categorical definition into c. */
+static int categorical_gene(json_t *g, size_t i, cat_genes *c, lut_error *err)
+{
+    if (!json_is_object(g))
+        return gene_fault(err, i, "", "a gene is {\"name\": string, \"choices\": [numbers] or [strings], "
+                                      "\"ordered\": boolean (optional)}");
+    const char *k;
+    json_t *v;
+    json_object_foreach(g, k, v) {
+        if (strcmp(k, "name") && strcmp(k, "choices") && strcmp(k, "ordered")) {
+            char tok[96], sub[100];
+            pointer_token(k, tok, sizeof tok);
+            snprintf(sub, sizeof sub, "/%s", tok);
+            return gene_fault(err, i, sub, "unknown field (name, choices, ordered)");
+        }
+    }
+    json_t *name = json_object_get(g, "name"), *choices = json_object_get(g, "choices");
+    json_t *ordered = json_object_get(g, "ordered");
+    if (!json_is_string(name))
+        return gene_fault(err, i, "/name", name ? "must be a string" : "is required");
+    if (!json_is_array(choices))
+        return gene_fault(err, i, "/choices", choices ? "must be an array" : "is required");
+    if (ordered && !json_is_boolean(ordered))
+        return gene_fault(err, i, "/ordered", "must be true or false");
+    if (gene_choices(choices, i, c, err))
+        return LUT_EINVAL;
+    c->gs[i].name = json_string_value(name);
+    /* Numbers are ordered unless said otherwise; strings are not. */
+    c->ordered[i] = ordered ? json_is_true(ordered) : !c->labels[i];
     return 0;
 }
 
@@ -243,42 +368,93 @@ static void categorical_fault(const lut_error *e, const lut_space_gene *gs, size
     fault(err, field, e->reason);
 }
 
-/* A categorical space; its genes join the canonical document. */
-static int categorical_space(const def_fields *f, json_t *canon, lut_space **sp, lut_error *err)
+/* The surrogate features the genes make: at most FM_FEATURES_MAX. */
+static int categorical_width(const cat_genes *c, size_t n, lut_error *err)
 {
-    json_t *genes = f->genes;
-    if (!json_is_array(genes) || json_array_size(genes) == 0 || json_array_size(genes) > LUT_SPACE_MAX_GENES)
+    size_t width = 0;
+    for (size_t i = 0; i < n; i++) {
+        width += c->ordered[i] ? 1 : c->gs[i].n_choices;
+        if (width > FM_FEATURES_MAX)
+            return gene_fault(err, i, "", "too many surrogate features: an unordered gene makes one per choice, "
+                                          "an ordered one makes one, and a space at most 4096");
+    }
+    return 0;
+}
+
+/* The canonical genes of a categorical space, and its fm_gene entries. */
+static int categorical_canon(const cat_genes *c, size_t n, json_t *canon, fm_gene **out)
+{
+    fm_gene *genes = calloc(n, sizeof *genes);
+    json_t *garr = json_array();
+    if (!genes || !garr) {
+        free(genes);
+        json_decref(garr);
+        return LUT_ENOMEM;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lut_space_gene *g = &c->gs[i];
+        genes[i].ordered = c->ordered[i];
+        json_t *ch = json_array();
+        if (c->labels[i] && !(genes[i].labels = calloc(g->n_choices + 1, sizeof *genes[i].labels)))
+            rc = LUT_ENOMEM;
+        for (size_t j = 0; !rc && j < g->n_choices; j++) {
+            if (c->labels[i]) {
+                json_t *l = json_array_get(c->labels[i], j);
+                if (!(genes[i].labels[j] = strdup(json_string_value(l))))
+                    rc = LUT_ENOMEM;
+                json_array_append(ch, l);
+            } else {
+                json_array_append_new(ch, json_real(g->choices[j]));
+            }
+        }
+        json_array_append_new(garr, json_pack("{s:s, s:o, s:b}", "name", g->name, "choices", ch, "ordered",
+                                              genes[i].ordered));
+    }
+    json_object_set_new(canon, "genes", garr);
+    if (rc) {
+        genes_free(genes, n);
+        return rc;
+    }
+    *out = genes;
+    return 0;
+}
+
+/* A categorical space; its genes join the canonical document. */
+static int categorical_space(const def_fields *f, json_t *canon, lut_space **sp, fm_gene **genes, lut_error *err)
+{
+    json_t *garr = f->genes;
+    if (!json_is_array(garr) || json_array_size(garr) == 0 || json_array_size(garr) > LUT_SPACE_MAX_GENES)
         return fault(err, "/genes", "must be an array of 1 to 1024 genes {name, choices}");
-    size_t n = json_array_size(genes);
-    lut_space_gene *gs = calloc(n, sizeof *gs);
-    double *vals = calloc(n * LUT_SPACE_MAX_CHOICES, sizeof *vals);
-    int rc = (gs && vals) ? 0 : LUT_ENOMEM;
+    size_t n = json_array_size(garr);
+    cat_genes c = {calloc(n, sizeof *c.gs), calloc(n * LUT_SPACE_MAX_CHOICES, sizeof *c.vals),
+                   calloc(n, sizeof *c.labels), calloc(n, sizeof *c.ordered)};
+    int rc = (c.gs && c.vals && c.labels && c.ordered) ? 0 : LUT_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++)
-        rc = categorical_gene(json_array_get(genes, i), i, gs, vals, err);
+        rc = categorical_gene(json_array_get(garr, i), i, &c, err);
+    if (!rc)
+        rc = categorical_width(&c, n, err);
     if (!rc) {
         lut_error e = {.row = -1};
         rc = lut_space_create_categorical(sp, json_string_value(f->id),
-                                          f->desc ? json_string_value(f->desc) : NULL, gs, n, &e);
+                                          f->desc ? json_string_value(f->desc) : NULL, c.gs, n, &e);
         if (rc == LUT_EINVAL)
-            categorical_fault(&e, gs, n, err);
+            categorical_fault(&e, c.gs, n, err);
         else if (rc)
             fault(err, "", lut_strerror(rc));
     }
-    free(gs);
-    free(vals);
-    if (rc)
-        return rc;
-    json_object_set_new(canon, "builder", json_null());
-    json_t *garr = json_array();
-    for (size_t i = 0; i < lut_space_gene_count(*sp); i++) {
-        const lut_space_gene *g = lut_space_gene_at(*sp, i);
-        json_t *ch = json_array();
-        for (size_t j = 0; j < g->n_choices; j++)
-            json_array_append_new(ch, json_real(g->choices[j]));
-        json_array_append_new(garr, json_pack("{s:s, s:o}", "name", g->name, "choices", ch));
+    if (!rc) {
+        json_object_set_new(canon, "builder", json_null());
+        if ((rc = categorical_canon(&c, n, canon, genes)) != 0) {
+            lut_space_free(*sp);
+            *sp = NULL;
+        }
     }
-    json_object_set_new(canon, "genes", garr);
-    return 0;
+    free(c.gs);
+    free(c.vals);
+    free(c.labels);
+    free(c.ordered);
+    return rc;
 }
 
 int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
@@ -288,21 +464,28 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
     if (def_read(def, &f, err))
         return LUT_EINVAL;
     lut_space *sp = NULL;
+    fm_gene *genes = NULL;
     json_t *canon = json_object();
     json_object_set(canon, "id", f.id);
     json_object_set_new(canon, "description", json_string(f.desc ? json_string_value(f.desc) : ""));
-    int rc = f.builder ? builder_space(&f, canon, &sp, err) : categorical_space(&f, canon, &sp, err);
-    if (rc) {
-        json_decref(canon);
-        return rc;
+    int rc = f.builder ? builder_space(&f, canon, &sp, err) : categorical_space(&f, canon, &sp, &genes, err);
+    if (!rc && !genes) {
+        /* Builder genes: ordered numbers. */
+        size_t ng = lut_space_gene_count(sp);
+        if ((genes = calloc(ng ? ng : 1, sizeof *genes)) == NULL)
+            rc = LUT_ENOMEM;
+        for (size_t i = 0; genes && i < ng; i++)
+            genes[i].ordered = 1;
     }
-    fm_space *s = calloc(1, sizeof *s);
+    fm_space *s = rc ? NULL : calloc(1, sizeof *s);
     if (!s) {
+        genes_free(genes, sp ? lut_space_gene_count(sp) : 0);
         lut_space_free(sp);
         json_decref(canon);
-        return LUT_ENOMEM;
+        return rc ? rc : LUT_ENOMEM;
     }
     s->space = sp;
+    s->genes = genes;
     s->definition = canon;
     atomic_init(&s->refs, 1);
     if (!(s->obs = fm_obs_new(lut_space_gene_count(sp))) || !(s->models = fm_models_new())) {
@@ -498,9 +681,10 @@ json_t *fm_space_json(const fm_space *s, int full)
     for (size_t i = 0; i < ng; i++) {
         const lut_space_gene *g = lut_space_gene_at(sp, i);
         json_t *ch = json_array();
+        const fm_gene *fg = &s->genes[i];
         for (size_t j = 0; j < g->n_choices; j++)
-            json_array_append_new(ch, choice_json(g->choices[j]));
-        json_t *gj = json_pack("{s:s, s:o}", "name", g->name, "choices", ch);
+            json_array_append_new(ch, fg->labels ? json_string(fg->labels[j]) : choice_json(g->choices[j]));
+        json_t *gj = json_pack("{s:s, s:o, s:b}", "name", g->name, "choices", ch, "ordered", fg->ordered);
         long gate = lut_space_gene_gate(sp, i);
         if (gate >= 0)
             json_object_set_new(gj, "gated_by", json_string(lut_space_gene_at(sp, (size_t)gate)->name));
@@ -521,100 +705,149 @@ json_t *fm_space_json(const fm_space *s, int full)
     return o;
 }
 
-/* A JSON pointer token for a gene name (RFC 6901 escapes ~ and /). */
-static void pointer_token(const char *name, char *out, size_t size)
+/* A genome of choice indices (the array form). */
+static int genome_indices(const lut_space *space, json_t *v, int *genome, lut_error *err)
 {
-    size_t n = 0;
-    for (; *name && n + 3 < size; name++) {
-        if (*name == '~')
-            out[n++] = '~', out[n++] = '0';
-        else if (*name == '/')
-            out[n++] = '~', out[n++] = '1';
-        else
-            out[n++] = *name;
+    size_t ng = lut_space_gene_count(space), n = json_array_size(v);
+    lut_error e = {.row = -1};
+    int64_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return LUT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_integer(x)) {
+            char field[32];
+            snprintf(field, sizeof field, "/%zu", i);
+            char reason[160];
+            snprintf(reason, sizeof reason, "gene %s: a choice index must be an integer",
+                     i < ng ? lut_space_gene_at(space, i)->name : "(beyond the last gene)");
+            free(idx);
+            return fault(err, field, reason);
+        }
+        idx[i] = json_integer_value(x);
     }
-    out[n] = '\0';
+    int rc = lut_space_genome_from_indices(space, idx, n, genome, &e);
+    free(idx);
+    if (rc == LUT_EINVAL) {
+        long gi = lut_space_gene_index(space, e.field);
+        char field[32], reason[256];
+        if (gi >= 0)
+            snprintf(field, sizeof field, "/%ld", gi);
+        else
+            field[0] = '\0';
+        if (gi >= 0)
+            snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
+        else
+            snprintf(reason, sizeof reason, "%.200s", e.reason);
+        return fault(err, field, reason);
+    }
+    return rc;
+}
+
+/* The string choices of a gene as text: ["a", "b", ...], cut short with
+ * ", ..." where they do not fit in size. */
+static void labels_text(char *const *labels, char *out, size_t size)
+{
+    size_t n = (size_t)snprintf(out, size, "[");
+    for (size_t j = 0; labels[j] && n < size; j++) {
+        size_t need = strlen(labels[j]) + 4 + (labels[j + 1] ? 6 : 1);
+        if (n + need >= size) {
+            snprintf(out + n, size - n, "...]");
+            return;
+        }
+        n += (size_t)snprintf(out + n, size - n, "%s\"%s\"", j ? ", " : "", labels[j]);
+    }
+    if (n < size)
+        snprintf(out + n, size - n, "]");
+}
+
+/* The index of the string value x of a gene with string choices, as the
+ * library's value of that choice; a fault at /k naming the choices else. */
+static int label_value(const fm_gene *g, const char *k, json_t *x, double *val, lut_error *err)
+{
+    char tok[96], field[100], list[96], reason[256];
+    if (json_is_string(x))
+        for (size_t j = 0; g->labels[j]; j++)
+            if (!strcmp(g->labels[j], json_string_value(x))) {
+                *val = (double)j;
+                return 0;
+            }
+    pointer_token(k, tok, sizeof tok);
+    snprintf(field, sizeof field, "/%s", tok);
+    labels_text(g->labels, list, sizeof list);
+    if (json_is_string(x))
+        snprintf(reason, sizeof reason, "gene %.31s: value \"%.24s\" is not among the choices %s", k,
+                 json_string_value(x), list);
+    else
+        snprintf(reason, sizeof reason, "gene %.31s: the chosen value must be one of the strings %s", k, list);
+    return fault(err, field, reason);
+}
+
+/* A genome of gene name -> chosen value (the object form). */
+static int genome_values(const lut_space *space, const fm_gene *genes, json_t *v, int *genome, lut_error *err)
+{
+    size_t n = json_object_size(v);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    double *vals = malloc((n ? n : 1) * sizeof *vals);
+    if (!names || !vals) {
+        free(names);
+        free(vals);
+        return LUT_ENOMEM;
+    }
+    size_t i = 0;
+    const char *k;
+    json_t *x;
+    int rc = 0;
+    json_object_foreach(v, k, x) {
+        long gi = lut_space_gene_index(space, k);
+        names[i] = k;
+        if (genes && gi >= 0 && genes[gi].labels) {
+            if ((rc = label_value(&genes[gi], k, x, &vals[i++], err)) != 0)
+                break;
+            continue;
+        }
+        if (!json_is_number(x)) {
+            char tok[96], field[100], reason[160];
+            pointer_token(k, tok, sizeof tok);
+            snprintf(field, sizeof field, "/%s", tok);
+            snprintf(reason, sizeof reason, "gene %.60s: the chosen value must be a number", k);
+            rc = fault(err, field, reason);
+            break;
+        }
+        vals[i++] = json_number_value(x);
+    }
+    if (!rc) {
+        lut_error e = {.row = -1};
+        rc = lut_space_genome_from_values(space, names, vals, n, genome, &e);
+        if (rc == LUT_EINVAL) {
+            char tok[96], field[100], reason[256];
+            pointer_token(e.field, tok, sizeof tok);
+            snprintf(field, sizeof field, "%s%s", strcmp(e.field, "length") ? "/" : "",
+                     strcmp(e.field, "length") ? tok : "");
+            snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
+            fault(err, field, reason);
+        }
+    }
+    free(names);
+    free(vals);
+    return rc;
+}
+
+static int genome_parse(const lut_space *space, const fm_gene *genes, json_t *v, int *genome, lut_error *err)
+{
+    if (json_is_array(v))
+        return genome_indices(space, v, genome, err);
+    if (json_is_object(v))
+        return genome_values(space, genes, v, genome, err);
+    return fault(err, "", "a genome is an array of choice indices or an object gene name → value");
 }
 
 int fm_genome_from_json(const lut_space *space, json_t *v, int *genome, lut_error *err)
 {
-    size_t ng = lut_space_gene_count(space);
-    lut_error e = {.row = -1};
-    int rc;
-    if (json_is_array(v)) {
-        size_t n = json_array_size(v);
-        int64_t *idx = malloc((n ? n : 1) * sizeof *idx);
-        if (!idx)
-            return LUT_ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-            json_t *x = json_array_get(v, i);
-            if (!json_is_integer(x)) {
-                char field[32];
-                snprintf(field, sizeof field, "/%zu", i);
-                char reason[160];
-                snprintf(reason, sizeof reason, "gene %s: a choice index must be an integer",
-                         i < ng ? lut_space_gene_at(space, i)->name : "(beyond the last gene)");
-                free(idx);
-                return fault(err, field, reason);
-            }
-            idx[i] = json_integer_value(x);
-        }
-        rc = lut_space_genome_from_indices(space, idx, n, genome, &e);
-        free(idx);
-        if (rc == LUT_EINVAL) {
-            long gi = lut_space_gene_index(space, e.field);
-            char field[32], reason[256];
-            if (gi >= 0)
-                snprintf(field, sizeof field, "/%ld", gi);
-            else
-                field[0] = '\0';
-            if (gi >= 0)
-                snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
-            else
-                snprintf(reason, sizeof reason, "%.200s", e.reason);
-            return fault(err, field, reason);
-        }
-        return rc;
-    }
-    if (json_is_object(v)) {
-        size_t n = json_object_size(v);
-        const char **names = malloc((n ? n : 1) * sizeof *names);
-        double *vals = malloc((n ? n : 1) * sizeof *vals);
-        if (!names || !vals) {
-            free(names);
-            free(vals);
-            return LUT_ENOMEM;
-        }
-        size_t i = 0;
-        const char *k;
-        json_t *x;
-        rc = 0;
-        json_object_foreach(v, k, x) {
-            if (!json_is_number(x)) {
-                char tok[96], field[100], reason[160];
-                pointer_token(k, tok, sizeof tok);
-                snprintf(field, sizeof field, "/%s", tok);
-                snprintf(reason, sizeof reason, "gene %.60s: the chosen value must be a number", k);
-                rc = fault(err, field, reason);
-                break;
-            }
-            names[i] = k;
-            vals[i++] = json_number_value(x);
-        }
-        if (!rc) {
-            rc = lut_space_genome_from_values(space, names, vals, n, genome, &e);
-            if (rc == LUT_EINVAL) {
-                char tok[96], field[100], reason[256];
-                pointer_token(e.field, tok, sizeof tok);
-                snprintf(field, sizeof field, "%s%s", strcmp(e.field, "length") ? "/" : "",
-                         strcmp(e.field, "length") ? tok : "");
-                snprintf(reason, sizeof reason, "gene %.60s: %.180s", e.field, e.reason);
-                fault(err, field, reason);
-            }
-        }
-        free(names);
-        free(vals);
-        return rc;
-    }
-    return fault(err, "", "a genome is an array of choice indices or an object gene name → value");
+    return genome_parse(space, NULL, v, genome, err);
+}
+
+int fm_space_genome_from_json(const fm_space *s, json_t *v, int *genome, lut_error *err)
+{
+    return genome_parse(s->space, s->genes, v, genome, err);
 }

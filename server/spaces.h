@@ -19,8 +19,28 @@
 
 typedef struct fm_models fm_models;
 
+/* Choice strings: 1..FM_LABEL_MAX bytes. A space's genes make at most
+ * FM_FEATURES_MAX surrogate features (one per ordered gene, one per choice
+ * of an unordered gene). */
+#define FM_LABEL_MAX 64
+#define FM_FEATURES_MAX 4096
+
+/*
+ * What the server knows of a gene beyond the space library's numbers.
+ * ordered: the surrogate reads the gene as one number, its choice's value
+ * scaled to [0, 1] (1), or one-hot, one 0/1 feature per choice (0).
+ * labels: the string choices by index, NULL-terminated, when the gene's
+ * choices are strings (the library then knows them as 0 .. k-1); NULL for
+ * numeric genes.
+ */
+typedef struct fm_gene {
+    int ordered;
+    char **labels;
+} fm_gene;
+
 typedef struct fm_space {
     lut_space *space;
+    fm_gene *genes;     /* lut_space_gene_count of them */
     json_t *definition; /* the canonical definition document */
     int builtin;
     atomic_int refs;
@@ -71,13 +91,24 @@ json_t *fm_space_json(const fm_space *s, int full);
  * Parse a genome (JSON array of indices or object gene name → value) into
  * genome[]. On failure fills err: field = the JSON pointer below the genome
  * ("/5" or "/features.3.keep", or "" for the genome itself), reason names the
- * gene. Returns 0 or LUT_EINVAL.
+ * gene. Returns 0 or LUT_EINVAL. The object form takes numbers only: a
+ * gene with string choices is known here by its indices 0 .. k-1; see
+ * fm_space_genome_from_json.
  */
 int fm_genome_from_json(const lut_space *space, json_t *v, int *genome, lut_error *err);
 
+/*
+ * fm_genome_from_json with the space's own genes: in the object form a gene
+ * whose choices are strings takes one of those strings (an unknown one
+ * fails at "/<gene>" with a reason that lists the choices); the other genes
+ * take numbers as in fm_genome_from_json.
+ */
+int fm_space_genome_from_json(const fm_space *s, json_t *v, int *genome, lut_error *err);
+
 /* The genome as an index array. */
 json_t *fm_genome_json(const lut_space *space, const int *genome);
-/* The genome as an object gene name → chosen value. */
+/* The genome as an object gene name → chosen value (numbers: builder
+ * spaces, whose genes are all numeric). */
 json_t *fm_genome_named_json(const lut_space *space, const int *genome);
 
 #endif

@@ -274,6 +274,126 @@ def test_categorical_subnets_integer_up_to_2_53_string_beyond(srv, n, subnets):
         srv.delete(f"/v1/spaces/{sid}", expect=204)
 
 
+# ------------------------------------------- string choices and "ordered"
+
+OPS = ["none", "skip", "conv1x1", "conv3x3"]
+NAMED_GENES = [{"name": "op", "choices": OPS},                                # strings: unordered
+               {"name": "size", "choices": ["small", "medium", "large"], "ordered": True},
+               {"name": "width", "choices": [16, 32, 64], "ordered": False},
+               {"name": "depth", "choices": [1, 2, 3]},                       # numbers: ordered
+               {"name": "kind", "choices": ["x" * 64, "é ✓", "a b"], "ordered": False}]
+
+
+def test_categorical_space_with_string_choices_and_ordered(srv):
+    body = {"id": "named-choices", "genes": NAMED_GENES}
+    s = srv.create_space(body)
+    try:
+        assert s["gene_count"] == 5 and s["subnets"] == 4 * 3 * 3 * 3 * 3
+        assert [(g["name"], g["choices"]) for g in s["genes"]] == \
+            [(g["name"], g["choices"]) for g in NAMED_GENES], "choices as given"
+        # ordered: as given, else true for numbers and false for strings.
+        assert [g["ordered"] for g in s["genes"]] == [False, True, False, True, False]
+        assert s["genomes"] == {"max": [3, 2, 2, 2, 2], "min": [0, 0, 0, 0, 0]}
+        assert srv.space("named-choices") == s
+        # Genomes: indices as today, or values: strings for string genes.
+        by_value = {"op": "conv1x1", "size": "large", "width": 32, "depth": 3.0, "kind": "é ✓"}
+        est = srv.space_estimate("named-choices", [[2, 2, 1, 2, 1], by_value])
+        assert [r["genome"] for r in est["results"]] == [[2, 2, 1, 2, 1]] * 2, "answers give indices"
+        # Numeric genes keep their own rule: "ordered" does not change values.
+        assert srv.space_estimate("named-choices", [dict(by_value, width=32.0)])["results"][0]["genome"] == \
+            [2, 2, 1, 2, 1]
+    finally:
+        srv.delete("/v1/spaces/named-choices", expect=204)
+    # Builder genes are ordered numbers.
+    assert all(g["ordered"] is True for g in srv.space(MBV2)["genes"])
+
+
+def bad_gene(gene):
+    return {"id": "bad-named", "genes": [{"name": "ok", "choices": ["a", "b"]}, gene]}
+
+
+BAD_NAMED = [
+    ("duplicate-string", {"name": "g", "choices": ["a", "b", "a"]}, "/genes/1/choices/2"),
+    ("empty-string", {"name": "g", "choices": ["a", ""]}, "/genes/1/choices/1"),
+    ("string-then-number", {"name": "g", "choices": ["a", 1]}, "/genes/1/choices/1"),
+    ("number-then-string", {"name": "g", "choices": [1, 2, "a"]}, "/genes/1/choices/2"),
+    ("string-then-bool", {"name": "g", "choices": ["a", True]}, "/genes/1/choices/1"),
+    ("string-then-null", {"name": "g", "choices": ["a", None]}, "/genes/1/choices/1"),
+    ("string-then-array", {"name": "g", "choices": ["a", ["b"]]}, "/genes/1/choices/1"),
+    ("too-long", {"name": "g", "choices": ["a", "x" * 65]}, "/genes/1/choices/1"),
+    ("too-long-utf8", {"name": "g", "choices": ["é" * 33]}, "/genes/1/choices/0"),
+    ("control-char", {"name": "g", "choices": ["a\nb"]}, "/genes/1/choices/0"),
+    ("number-in-quotes", {"name": "g", "choices": ["a", "6"]}, "/genes/1/choices/1"),
+    ("real-in-quotes", {"name": "g", "choices": ["-0.5e3"]}, "/genes/1/choices/0"),
+    ("ordered-string", {"name": "g", "choices": ["a"], "ordered": "false"}, "/genes/1/ordered"),
+    ("ordered-number", {"name": "g", "choices": [1, 2], "ordered": 0}, "/genes/1/ordered"),
+    ("ordered-null", {"name": "g", "choices": [1, 2], "ordered": None}, "/genes/1/ordered"),
+    ("unknown-field", {"name": "g", "choices": ["a"], "unordered": True}, "/genes/1/unordered"),
+    ("257-strings", {"name": "g", "choices": [f"c{i}" for i in range(257)]}, "/genes/1/choices"),
+]
+
+
+@pytest.mark.parametrize("case,gene,pointer", BAD_NAMED, ids=[c[0] for c in BAD_NAMED])
+def test_bad_string_choices_and_ordered_are_422(srv, case, gene, pointer):
+    r = srv.post("/v1/spaces", bad_gene(gene), expect=422)
+    assert r.json["type"].endswith("/invalid-field")
+    assert r.json["errors"][0]["pointer"] == pointer, r.json
+    srv.get("/v1/spaces/bad-named", expect=404)
+
+
+def test_too_many_one_hot_features_is_422(srv):
+    # 16 unordered genes of 256 choices make 4096 features, the most a
+    # space may have; any gene after them is one too many.
+    wide = [{"name": f"g{i}", "choices": [f"c{k}" for k in range(256)]} for i in range(16)]
+    s = srv.create_space({"id": "wide", "genes": wide})
+    assert s["gene_count"] == 16
+    srv.delete("/v1/spaces/wide", expect=204)
+    for extra in ({"name": "n", "choices": [1, 2, 3]}, {"name": "u", "choices": ["a", "b"]}):
+        r = srv.post("/v1/spaces", {"id": "wide", "genes": wide + [extra]}, expect=422)
+        assert r.json["errors"][0]["pointer"] == "/genes/16"
+    # Ordered genes make one feature each.
+    narrow = [{"name": f"g{i}", "choices": [f"c{k}" for k in range(256)], "ordered": True} for i in range(17)]
+    assert srv.create_space({"id": "wide", "genes": narrow})["gene_count"] == 17
+    srv.delete("/v1/spaces/wide", expect=204)
+
+
+def test_genomes_by_string_value(srv):
+    srv.create_space({"id": "by-value", "genes": NAMED_GENES})
+    good = {"op": "skip", "size": "small", "width": 64, "depth": 1, "kind": "a b"}
+    try:
+        assert srv.space_estimate("by-value", [good])["results"][0]["genome"] == [1, 0, 2, 0, 2]
+        bad = [
+            (dict(good, op="conv5x5"), "/genomes/0/op", ['"none", "skip", "conv1x1", "conv3x3"', "conv5x5"]),
+            (dict(good, op=1), "/genomes/0/op", ['"none", "skip", "conv1x1", "conv3x3"']),
+            (dict(good, op="Skip"), "/genomes/0/op", ["Skip"]),
+            (dict(good, width="64"), "/genomes/0/width", ["number"]),
+            (dict(good, depth=4), "/genomes/0/depth", ["depth"]),
+            ({k: v for k, v in good.items() if k != "size"}, "/genomes/0/size", ["size"]),
+        ]
+        for genome, pointer, words in bad:
+            r = srv.post("/v1/spaces/by-value/estimate", {"devices": [], "genomes": [genome]}, expect=422)
+            err = r.json["errors"][0]
+            assert err["pointer"] == pointer, (genome, r.json)
+            for w in words:
+                assert w in err["reason"], (genome, err)
+        # The index form is unchanged: the string gene's index, not its name.
+        r = srv.post("/v1/spaces/by-value/estimate", {"devices": [], "genomes": [[4, 0, 0, 0, 0]]}, expect=422)
+        assert r.json["errors"][0]["pointer"] == "/genomes/0/0"
+    finally:
+        srv.delete("/v1/spaces/by-value", expect=204)
+
+
+@pytest.mark.slow
+def test_string_choices_survive_restart(fmasd_factory):
+    p = fmasd_factory()
+    s = p.client.create_space({"id": "named", "genes": NAMED_GENES})
+    assert p.stop() is None
+    c = fmasd_factory(data_dir=p.data_dir).client
+    assert c.space("named") == s
+    assert c.space_estimate("named", [{"op": "conv3x3", "size": "medium", "width": 16, "depth": 2,
+                                       "kind": "x" * 64}])["results"][0]["genome"] == [3, 1, 0, 1, 0]
+
+
 def test_duplicate_id_is_409(srv, builtin):
     s = srv.create_space({"id": "dup", "builder": MBV2, "params": {"input_size": 96}})
     try:

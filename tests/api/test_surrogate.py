@@ -1021,3 +1021,72 @@ def test_screen_constraints_on_a_cycles_device_with_missing_rows(srv):
     for r, t in zip(sc["results"], part_ms):
         assert r["costs"]["latency"][part]["complete"] is False
         assert r["costs"]["latency"][part]["ms"] == pytest.approx(t, rel=1e-12)
+
+
+# ------------------------------------------------- string choices, one-hot
+
+OPS = ["none", "skip", "conv1x1", "conv3x3"]
+OP_ACC = [0.70, 0.45, 0.75, 0.50]   # non-monotone in the index: 2 > 0 > 3 > 1
+WIDTHS = [1, 2, 3, 4]
+
+
+def zigzag(op, w):
+    return OP_ACC[op] + 0.02 * w
+
+
+def test_string_choices_are_one_hot_and_rank_a_zigzag(srv):
+    """op is a gene of named choices (unordered, so one-hot encoded) whose
+    accuracy zigzags over its index: a scaled index could give at best a
+    parabola per width, which cannot order 2 > 0 > 3 > 1. Observed by
+    value on the 12 genomes off the diagonal, the fitted model ranks the
+    ops at every width, the held-out diagonal included."""
+    sid = new_id("ops")
+    sp = srv.create_space({"id": sid, "genes": [{"name": "op", "choices": OPS},
+                                                {"name": "w", "choices": WIDTHS}]})
+    assert [g["ordered"] for g in sp["genes"]] == [False, True]
+    rng = random.Random(21)
+    train = [(o, w) for o in range(4) for w in range(4) if o != w]
+    obs = [{"genome": {"op": OPS[o], "w": WIDTHS[w]}, "metric": "acc",
+            "value": zigzag(o, w) + rng.gauss(0, 0.003)} for o, w in train for _ in range(2)]
+    assert srv.post_observations(sid, obs)["accepted"] == 24
+    # Echoed as indices, as ever.
+    listed = srv.observations(sid)["observations"]
+    assert [o["genome"] for o in listed] == [[o, w] for o, w in train for _ in range(2)]
+    check_fitted(srv.fit(sid, "acc"), n=24, distinct=12, metric="acc")
+
+    every = [(o, w) for w in range(4) for o in range(4)]
+    est = srv.space_estimate(sid, [{"op": OPS[o], "w": WIDTHS[w]} for o, w in every])
+    preds, version = predictions(est["results"], "acc")
+    assert [r["genome"] for r in est["results"]] == [[o, w] for o, w in every]
+    mean = {ow: p["mean"] for ow, p in zip(every, preds)}
+    truth_order = sorted(range(4), key=lambda o: -OP_ACC[o])
+    for w in range(4):
+        assert sorted(range(4), key=lambda o: -mean[(o, w)]) == truth_order, (w, mean)
+        assert abs(mean[(w, w)] - zigzag(w, w)) < 0.03, (w, mean[(w, w)])
+
+    # Screening takes the same genomes by value and answers indices.
+    sc = srv.screen(sid, {"genomes": [{"op": "conv1x1", "w": 3}, {"op": "skip", "w": 1}, [3, 3]],
+                          "objectives": [{"metric": "acc", "goal": "max"}]})
+    assert [r["genome"] for r in sc["results"]] == [[2, 2], [1, 0], [3, 3]]
+    if sc["results"][0]["predicted"]["acc"]["model_version"] == version:
+        assert sc["results"][0]["predicted"]["acc"]["mean"] == mean[(2, 2)]
+    assert sc["results"][1]["reason"] == "already_observed"
+
+
+def test_an_unknown_string_value_is_422_and_stores_nothing(srv):
+    sid = new_id("ops-bad")
+    srv.create_space({"id": sid, "genes": [{"name": "op", "choices": OPS}, {"name": "w", "choices": WIDTHS}]})
+    good = {"genome": {"op": "skip", "w": 2}, "metric": "acc", "value": 0.5}
+    for genome, pointer in [({"op": "conv5x5", "w": 2}, "/observations/1/genome/op"),
+                            ({"op": 1, "w": 2}, "/observations/1/genome/op"),
+                            ({"op": "skip", "w": "2"}, "/observations/1/genome/w")]:
+        r = srv.post(f"/v1/spaces/{sid}/observations",
+                     {"observations": [good, dict(good, genome=genome)]}, expect=422)
+        err = r.json["errors"][0]
+        assert err["pointer"] == pointer, r.json
+        if pointer.endswith("/op"):
+            assert '["none", "skip", "conv1x1", "conv3x3"]' in err["reason"], err
+    r = srv.post(f"/v1/spaces/{sid}/screen", {"genomes": [{"op": "Skip", "w": 2}],
+                                              "objectives": [{"metric": "acc", "goal": "max"}]}, expect=422)
+    assert r.json["errors"][0]["pointer"] == "/genomes/0/op"
+    assert srv.observations(sid)["observations"] == []
