@@ -136,8 +136,14 @@ static void csv_cell(fc_buf *b, const char *text, int first)
     fc_buf_append(b, "\"", 1);
 }
 
+/* A number cell, or a string one (a categorical gene's named choice);
+ * empty for anything else. */
 static void csv_number(fc_buf *b, json_t *v)
 {
+    if (json_is_string(v)) {
+        csv_cell(b, json_string_value(v), 0);
+        return;
+    }
     char num[40] = "";
     if (json_is_integer(v))
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

@@ -639,6 +639,25 @@ def test_incomplete_latency_is_warned_about(bundled_fmasd, tmp_path):
     assert b"fmas-lut coverage --space mbv2-96 --device half" in p.stderr
 
 
+def test_named_choices_reach_the_evaluator_and_the_outputs(fmasd, tmp_path):
+    ops = ["none", "skip", "conv1x1", "conv3x3"]
+    genes = [{"name": "op", "choices": ops}, {"name": "w", "choices": [1, 2, 3]}]
+    space = cl.create_toy(fmasd.client, "named", genes)
+    log = tmp_path / "calls.jsonl"
+    cl.run(cl.search_args(fmasd.port, space, tmp_path, pop=4, gens=2,
+                          evaluator=cl.evaluator_cmd("--log", str(log))))
+    calls = cl.log_calls(log)
+    assert calls
+    for c in calls:
+        assert c["request"]["genome_named"] == {"op": ops[c["genome"][0]], "w": [1, 2, 3][c["genome"][1]]}
+    front, doc = cl.front_genomes(tmp_path / "out")
+    assert front
+    for m in doc["front"]:
+        assert m["genome_named"]["op"] == ops[m["genome"][0]]
+    rows = cl.read_csv(tmp_path / "out" / "front.csv")
+    assert sorted(r["op"] for r in rows) == sorted(ops[g[0]] for g in front)
+
+
 def test_cost_objective_on_categorical_space_is_refused(fmasd, tmp_path):
     space = cl.create_toy(fmasd.client, "toy")
     p = cl.run(cl.search_args(fmasd.port, space, tmp_path, objectives="miou:max,macs:min"), check=False)

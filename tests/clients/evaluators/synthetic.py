@@ -93,7 +93,9 @@ def main():
     args = ap.parse_args()
     request = json.loads(sys.stdin.read())
     genome = request["genome"]
-    values = list(request["genome_named"].values())
+    # A named (string) choice counts as its index + 1.
+    values = [v if isinstance(v, (int, float)) else genome[i] + 1
+              for i, v in enumerate(request["genome_named"].values())]
     fidelity = request.get("fidelity", "val-subset")
     n = attempt_number(args.state, genome)
     hit = sum(genome) % 4 == 0
