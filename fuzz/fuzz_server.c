@@ -1,0 +1,243 @@
+/*
+ * fuzz_server.c — an fmasd without sockets for the harnesses (see
+ * fuzz_server.h).
+ */
+#include "fuzz_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "bundled.h"
+#include "codec.h"
+#include "fitter.h"
+#include "routes.h"
+#include "spaces.h"
+#include "sur.h"
+#include "web_page.h"
+
+#ifndef FMAS_TABLES_DIR
+#define FMAS_TABLES_DIR ""
+#endif
+
+#define FZ_MAX_QUERY 16
+
+/* The query string and headers of the request in flight. */
+typedef struct fz_conn {
+    char *query;              /* a private copy, split in place */
+    const char *keys[FZ_MAX_QUERY], *values[FZ_MAX_QUERY];
+    size_t n;
+    const char *accept;
+} fz_conn;
+
+/* The dashboard page that web/embed.cmake generates for fmasd. */
+static const unsigned char page[] = "<!doctype html><title>fmas</title>";
+const fm_web_page fm_dashboard_page = {page, sizeof page - 1, "\"fz\"", "text/html; charset=utf-8"};
+
+static fm_server srv;
+static int started;
+static int fitter_dirty; /* a request may have scheduled or run a fit */
+static const char *builtin_ids[8];
+static size_t nbuiltin;
+
+const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
+                                        const char *key)
+{
+    const fz_conn *c = (const fz_conn *)(void *)connection;
+    if (!c || !key)
+        return NULL;
+    if (kind == MHD_HEADER_KIND)
+        return strcasecmp(key, "Accept") == 0          ? c->accept
+               : strcasecmp(key, "If-None-Match") == 0 ? c->accept
+                                                       : NULL;
+    if (kind != MHD_GET_ARGUMENT_KIND)
+        return NULL;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->keys[i], key) == 0)
+            return c->values[i];
+    return NULL;
+}
+
+/* Split "a=1&b&c=" as libmicrohttpd does (a key without '=' has a NULL
+ * value, which fm_query callers see as absent). */
+static void split_query(fz_conn *c, const char *q, size_t len)
+{
+    c->n = 0;
+    c->query = NULL;
+    if (!q)
+        return;
+    c->query = malloc(len + 1);
+    if (!c->query)
+        abort();
+    memcpy(c->query, q, len);
+    c->query[len] = '\0';
+    char *save = NULL;
+    for (char *p = strtok_r(c->query, "&", &save); p && c->n < FZ_MAX_QUERY;
+         p = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(p, '=');
+        if (eq)
+            *eq++ = '\0';
+        c->keys[c->n] = p;
+        c->values[c->n++] = eq;
+    }
+}
+
+static void start(void)
+{
+    char tmpl[] = "/tmp/fmas-fuzz-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        perror("fuzz: mkdtemp");
+        exit(1);
+    }
+    snprintf(srv.cfg.data_dir, sizeof srv.cfg.data_dir, "%s", tmpl);
+    snprintf(srv.cfg.tables_dir, sizeof srv.cfg.tables_dir, "%s", FMAS_TABLES_DIR);
+    srv.cfg.threads = 1;
+    srv.cfg.max_body = 64u << 20;
+    srv.cfg.min_observations = 10;
+    srv.cfg.refit_delay_ms = 600000;
+    sur_init();
+    lut_store_options opt = {.no_sync = 1};
+    if (lut_store_open(&srv.store, srv.cfg.data_dir, &opt) || fm_spaces_init(&srv.spaces) ||
+        fm_spaces_load(&srv.spaces, srv.store) ||
+        fm_fitter_start(&srv.fitter, srv.cfg.refit_delay_ms, srv.cfg.min_observations)) {
+        fprintf(stderr, "fuzz: cannot start the server state in %s\n", tmpl);
+        exit(1);
+    }
+    if (srv.cfg.tables_dir[0] && fm_bundled_load(&srv))
+        fprintf(stderr, "fuzz: some bundled tables did not load\n");
+    fm_space **all;
+    size_t n;
+    if (fm_spaces_list(&srv.spaces, &all, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (all[i]->builtin && nbuiltin < sizeof builtin_ids / sizeof builtin_ids[0])
+                builtin_ids[nbuiltin++] = strdup(lut_space_id(all[i]->space));
+            fm_spaces_release(all[i]);
+        }
+        free(all);
+    }
+    started = 1;
+}
+
+fm_server *fz_server(void)
+{
+    if (!started)
+        start();
+    return &srv;
+}
+
+size_t fz_builtin_ids(const char *const **ids)
+{
+    fz_server();
+    *ids = builtin_ids;
+    return nbuiltin;
+}
+
+/* A response must have a status in 100..599 and a body that dumps. */
+static void check_response(fm_response *rs)
+{
+    if (rs->status < 100 || rs->status > 599) {
+        fprintf(stderr, "fuzz: status %u\n", rs->status);
+        abort();
+    }
+    if (rs->json) {
+        char *s = json_dumps(rs->json, JSON_COMPACT);
+        if (!s) {
+            fprintf(stderr, "fuzz: the response body does not dump (status %u)\n", rs->status);
+            abort();
+        }
+        free(s);
+    }
+}
+
+void fz_request(size_t r, const char *const *params, size_t nparams, const char *query,
+                size_t query_len, const char *accept, const char *content_type,
+                const char *body, size_t body_len)
+{
+    fz_server();
+    const fm_route *route = &fm_routes.routes[r % fm_routes.n];
+    fz_conn conn = {.accept = accept};
+    split_query(&conn, query, query_len);
+    fm_request rq = {.srv = &srv, .conn = (struct MHD_Connection *)(void *)&conn,
+                     .method = route->method, .path = route->pattern,
+                     .body = body, .body_len = body_len, .content_type = content_type};
+    for (size_t i = 0; i < nparams && i < FM_MAX_PATH_PARAMS; i++)
+        rq.params[rq.nparams++] = params[i];
+    fm_response rs = {.status = 200};
+    if (strcmp(route->method, "POST") == 0 && strstr(route->pattern, "/v1/spaces/{id}/"))
+        fitter_dirty = 1;
+    route->handler(&rq, &rs);
+    check_response(&rs);
+    json_decref(rs.json);
+    free(rs.text);
+    free(conn.query);
+}
+
+void fz_make_device(void)
+{
+    lut_device dev;
+    memset(&dev, 0, sizeof dev);
+    snprintf(dev.name, sizeof dev.name, "%s", FZ_DEVICE);
+    json_t *fields = json_pack("{s:s, s:s}", "unit", "us", "description", "fuzz");
+    lut_error err = {.row = -1};
+    if (fm_device_from_json(fields, &dev, &err) == 0)
+        lut_device_put(srv.store, &dev, NULL);
+    json_decref(fields);
+}
+
+void fz_make_space(void)
+{
+    json_t *def = json_pack("{s:s, s:[{s:s, s:[i,i,i,i]}, {s:s, s:[f,f,f]}, {s:s, s:[i,i,i]}]}",
+                            "id", FZ_SPACE, "genes", "name", "depth", "choices", 1, 2, 3, 4,
+                            "name", "width", "choices", 0.5, 1.0, 1.5, "name", "kernel",
+                            "choices", 3, 5, 7);
+    if (!def)
+        abort();
+    fm_space *s = NULL;
+    lut_error err = {.row = -1};
+    if (fm_space_from_definition(def, &s, &err) == 0 && fm_spaces_add(&srv.spaces, srv.store, s))
+        fm_spaces_release(s);
+    json_decref(def);
+}
+
+void fz_reset(void)
+{
+    fm_space **all;
+    size_t n;
+    if (fm_spaces_list(&srv.spaces, &all, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if (!all[i]->builtin)
+                fm_spaces_remove(&srv.spaces, srv.store, lut_space_id(all[i]->space));
+            fm_spaces_release(all[i]);
+        }
+        free(all);
+    }
+    lut_device_delete(srv.store, FZ_DEVICE);
+    if (fitter_dirty) {
+        fm_fitter_stop(srv.fitter);
+        if (fm_fitter_start(&srv.fitter, srv.cfg.refit_delay_ms, srv.cfg.min_observations))
+            abort();
+        fitter_dirty = 0;
+    }
+}
+
+void fz_observe(void)
+{
+    size_t r = 0;
+    while (r < fm_routes.n && !(strcmp(fm_routes.routes[r].method, "POST") == 0 &&
+                                strcmp(fm_routes.routes[r].pattern, "/v1/spaces/{id}/observations") == 0))
+        r++;
+    if (r == fm_routes.n)
+        abort();
+    json_t *obs = json_array();
+    for (int i = 0; i < 12; i++)
+        json_array_append_new(obs, json_pack("{s:[i,i,i], s:s, s:f}", "genome", i % 4, (i / 4) % 3,
+                                             (i * 7) % 3, "metric", "miou", "value", 0.5 + 0.01 * i));
+    json_t *doc = json_pack("{s:o}", "observations", obs);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    const char *id = FZ_SPACE;
+    fz_request(r, &id, 1, NULL, 0, NULL, "application/json", body, strlen(body));
+    free(body);
+    json_decref(doc);
+}
