@@ -134,11 +134,17 @@ size_t fz_builtin_ids(const char *const **ids)
     return nbuiltin;
 }
 
-/* A response must have a status in 100..599 and a body that dumps. */
+/* A response must have a status in 100..599 and a body that dumps; an
+ * error (4xx, 5xx) a problem body with a detail and at least one error. */
 static void check_response(fm_response *rs)
 {
     if (rs->status < 100 || rs->status > 599) {
         fprintf(stderr, "fuzz: status %u\n", rs->status);
+        abort();
+    }
+    if (rs->status >= 400 && (!json_is_string(json_object_get(rs->json, "detail")) ||
+                              json_array_size(json_object_get(rs->json, "errors")) == 0)) {
+        fprintf(stderr, "fuzz: status %u without its problem body\n", rs->status);
         abort();
     }
     if (rs->json) {
