@@ -38,6 +38,7 @@ const fm_web_page fm_dashboard_page = {page, sizeof page - 1, "\"fz\"", "text/ht
 
 static fm_server srv;
 static int started;
+static int trace;        /* FMAS_FUZZ_TRACE set: print each request's route and status */
 static int fitter_dirty; /* a request may have scheduled or run a fit */
 static const char *builtin_ids[8];
 static size_t nbuiltin;
@@ -97,6 +98,7 @@ static void start(void)
     srv.cfg.max_body = 64u << 20;
     srv.cfg.min_observations = 10;
     srv.cfg.refit_delay_ms = 600000;
+    trace = getenv("FMAS_FUZZ_TRACE") != NULL;
     sur_init();
     lut_store_options opt = {.no_sync = 1};
     if (lut_store_open(&srv.store, srv.cfg.data_dir, &opt) || fm_spaces_init(&srv.spaces) ||
@@ -175,6 +177,9 @@ void fz_request(size_t r, const char *const *params, size_t nparams, const char 
         fitter_dirty = 1;
     route->handler(&rq, &rs);
     check_response(&rs);
+    if (trace)
+        fprintf(stderr, "fuzz: %s %s -> %u %s\n", route->method, route->pattern, rs.status,
+                rs.status >= 400 ? json_string_value(json_object_get(rs.json, "detail")) : "");
     json_decref(rs.json);
     free(rs.text);
     free(conn.query);

@@ -57,7 +57,9 @@ OBS = {"observations": [{"genome": [1, 1, 0], "metric": "miou", "value": 0.712,
                          "meta": {"evaluator": "fmas-eval 0.1", "seed": 1, "seconds": 41.2}},
                         {"genome": {"depth": 4, "width": 0.5, "kernel": 7}, "metric": "miou",
                          "value": 0.5}]}
-SCREEN = {"genomes": [[0, 0, 0], [1, 2, 0]],
+SCREEN_FZ = {"genomes": [[0, 0, 0], [1, 2, 0], {"depth": 3, "width": 1.5, "kernel": 3}],
+             "objectives": [{"metric": "miou", "goal": "max"}], "confidence": 0.9}
+SCREEN = {"genomes": [MBV2_GENOME, [3, 1, 3] + [0] * 30],
           "objectives": [{"metric": "miou", "goal": "max"},
                          {"cost": "latency", "device": "example-cpu", "goal": "min"},
                          {"cost": "macs", "goal": "min"}, {"cost": "params", "goal": "min"}],
@@ -79,7 +81,7 @@ def api_seeds():
         ("POST", "/v1/devices/{name}/lut", 0x08, "", CSV),
         ("GET", "/v1/devices/{name}/lut", 0x20, "op=conv2d&limit=2&cursor=", ""),
         ("POST", "/v1/estimate", 0, "detail=layers",
-         js({"devices": ["example-cpu", "fz"], "networks": [net]})),
+         js({"devices": ["example-cpu"], "networks": [net]})),
         ("POST", "/v1/spaces", 0, "",
          js({"id": "mbv2-256", "description": "small", "builder": MBV2,
              "params": {"input_size": 256, "num_classes": 21, "output_stride": 8}})),
@@ -99,7 +101,8 @@ def api_seeds():
         ("GET", "/v1/spaces/{id}/observations", 0x60, "metric=miou&fidelity=default", ""),
         ("GET", "/v1/spaces/{id}/surrogate", 0x40, "metric=miou", ""),
         ("POST", "/v1/spaces/{id}/surrogate:fit", 0x40, "metric=miou&fidelity=default", ""),
-        ("POST", "/v1/spaces/{id}/screen", 0x40, "", js(SCREEN)),
+        ("POST", "/v1/spaces/{id}/screen", 0x40, "", js(SCREEN_FZ)),
+        ("POST", "/v1/spaces/{id}/screen", 0x01, "", js(SCREEN)),
     ]
 
 
