@@ -7,34 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "bundled.h"
 #include "codec.h"
 #include "fitter.h"
+#include "fuzz_fakes.h"
 #include "routes.h"
 #include "spaces.h"
 #include "sur.h"
-#include "web_page.h"
 
 #ifndef FMAS_TABLES_DIR
 #define FMAS_TABLES_DIR ""
 #endif
-
-#define FZ_MAX_QUERY 16
-
-/* The query string and headers of the request in flight. */
-typedef struct fz_conn {
-    char *query;              /* a private copy, split in place */
-    const char *keys[FZ_MAX_QUERY], *values[FZ_MAX_QUERY];
-    size_t n;
-    const char *accept;
-} fz_conn;
-
-/* The dashboard page that web/embed.cmake generates for fmasd. */
-static const unsigned char page[] = "<!doctype html><title>fmas</title>";
-const fm_web_page fm_dashboard_page = {page, sizeof page - 1, "\"fz\"", "text/html; charset=utf-8"};
 
 static fm_server srv;
 static int started;
@@ -42,48 +27,6 @@ static int trace;        /* FMAS_FUZZ_TRACE set: print each request's route and 
 static int fitter_dirty; /* a request may have scheduled or run a fit */
 static const char *builtin_ids[8];
 static size_t nbuiltin;
-
-const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-                                        const char *key)
-{
-    const fz_conn *c = (const fz_conn *)(void *)connection;
-    if (!c || !key)
-        return NULL;
-    if (kind == MHD_HEADER_KIND)
-        return strcasecmp(key, "Accept") == 0          ? c->accept
-               : strcasecmp(key, "If-None-Match") == 0 ? c->accept
-                                                       : NULL;
-    if (kind != MHD_GET_ARGUMENT_KIND)
-        return NULL;
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->keys[i], key) == 0)
-            return c->values[i];
-    return NULL;
-}
-
-/* Split "a=1&b&c=" as libmicrohttpd does (a key without '=' has a NULL
- * value, which fm_query callers see as absent). */
-static void split_query(fz_conn *c, const char *q, size_t len)
-{
-    c->n = 0;
-    c->query = NULL;
-    if (!q)
-        return;
-    c->query = malloc(len + 1);
-    if (!c->query)
-        abort();
-    memcpy(c->query, q, len);
-    c->query[len] = '\0';
-    char *save = NULL;
-    for (char *p = strtok_r(c->query, "&", &save); p && c->n < FZ_MAX_QUERY;
-         p = strtok_r(NULL, "&", &save)) {
-        char *eq = strchr(p, '=');
-        if (eq)
-            *eq++ = '\0';
-        c->keys[c->n] = p;
-        c->values[c->n++] = eq;
-    }
-}
 
 static void start(void)
 {
@@ -166,7 +109,7 @@ void fz_request(size_t r, const char *const *params, size_t nparams, const char 
     fz_server();
     const fm_route *route = &fm_routes.routes[r % fm_routes.n];
     fz_conn conn = {.accept = accept};
-    split_query(&conn, query, query_len);
+    fz_conn_query(&conn, query, query_len);
     fm_request rq = {.srv = &srv, .conn = (struct MHD_Connection *)(void *)&conn,
                      .method = route->method, .path = route->pattern,
                      .body = body, .body_len = body_len, .content_type = content_type};
