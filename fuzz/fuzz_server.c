@@ -116,9 +116,12 @@ void fz_request(size_t r, const char *const *params, size_t nparams, const char 
     for (size_t i = 0; i < nparams && i < FM_MAX_PATH_PARAMS; i++)
         rq.params[rq.nparams++] = params[i];
     fm_response rs = {.status = 200};
-    if (strcmp(route->method, "POST") == 0 && strstr(route->pattern, "/v1/spaces/{id}/"))
-        fitter_dirty = 1;
     route->handler(&rq, &rs);
+    /* Accepted observations schedule refits, and fits leave models: both
+     * are undone by restarting the fitter (fz_reset), which costs a thread. */
+    if (strcmp(route->method, "POST") == 0 && rs.status < 300 &&
+        (strstr(route->pattern, "/observations") || strstr(route->pattern, ":fit")))
+        fitter_dirty = 1;
     check_response(&rs);
     if (trace)
         fprintf(stderr, "fuzz: %s %s -> %u %s\n", route->method, route->pattern, rs.status,
