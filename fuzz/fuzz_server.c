@@ -197,4 +197,11 @@ void fz_observe(void)
     fz_request(r, &id, 1, NULL, 0, NULL, "application/json", body, strlen(body));
     free(body);
     json_decref(doc);
+    /* A fitted model, so that estimates predict and screens rank. */
+    fm_space *s = fm_spaces_get(&srv.spaces, FZ_SPACE);
+    fm_model *m = NULL;
+    if (s && fm_fitter_fit_wait(srv.fitter, s, "miou", "default", &m) == 0 && m)
+        fm_model_release(m);
+    if (s)
+        fm_spaces_release(s);
 }

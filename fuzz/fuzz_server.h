@@ -42,8 +42,8 @@ void fz_reset(void);
  * FZ_SPACE (three categorical genes, 36 genomes). */
 void fz_make_device(void);
 void fz_make_space(void);
-/* Post twelve distinct observations of metric "miou" to FZ_SPACE (enough
- * for a surrogate fit). */
+/* Post twelve distinct observations of metric "miou" to FZ_SPACE and fit
+ * its surrogate, so that estimates predict and screens rank. */
 void fz_observe(void);
 
 /* Ids of the built-in spaces (sorted), and their count. */
