@@ -83,6 +83,36 @@ const char *fm_problem_title(const char *slug)
     return "Error";
 }
 
+/* A JSON string of s; bytes that are not valid UTF-8 (client text cut
+ * short by a format width, or never UTF-8) become '?'. */
+static json_t *text_json(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n + 1);
+    if (!out)
+        return json_string("?");
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+        json_t *one = len && i + len <= n ? json_stringn(s + i, len) : NULL;
+        if (one) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+            json_decref(one);
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    j = json_stringn(out, o);
+    free(out);
+    return j;
+}
+
 static json_t *errors_array(json_t *errors)
 {
     return errors ? errors : json_array();
@@ -91,14 +121,14 @@ static json_t *errors_array(json_t *errors)
 json_t *fm_err_pointer(json_t *errors, const char *pointer, const char *reason)
 {
     errors = errors_array(errors);
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "pointer", pointer, "reason", reason));
+    json_array_append_new(errors, json_pack("{s:o, s:o}", "pointer", text_json(pointer), "reason", text_json(reason)));
     return errors;
 }
 
 json_t *fm_err_param(json_t *errors, const char *parameter, const char *reason)
 {
     errors = errors_array(errors);
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "parameter", parameter, "reason", reason));
+    json_array_append_new(errors, json_pack("{s:o, s:o}", "parameter", text_json(parameter), "reason", text_json(reason)));
     return errors;
 }
 
@@ -112,10 +142,10 @@ json_t *fm_err_row(json_t *errors, long row, long line, const char *pointer,
     if (line > 0)
         json_object_set_new(item, "line", json_integer(line));
     if (pointer)
-        json_object_set_new(item, "pointer", json_string(pointer));
+        json_object_set_new(item, "pointer", text_json(pointer));
     if (field && *field)
-        json_object_set_new(item, "field", json_string(field));
-    json_object_set_new(item, "reason", json_string(reason));
+        json_object_set_new(item, "field", text_json(field));
+    json_object_set_new(item, "reason", text_json(reason));
     if (row < 0 && !pointer)
         json_object_set_new(item, "pointer", json_string(""));
     json_array_append_new(errors, item);
@@ -134,9 +164,9 @@ void fm_problem(fm_response *rs, unsigned status, const char *slug,
         errors = fm_err_pointer(errors, "", detail);
     char type[128];
     snprintf(type, sizeof type, "https://fmas.dev/problems/%s", slug);
-    json_t *body = json_pack("{s:s, s:s, s:i, s:s, s:o}", "type", type,
+    json_t *body = json_pack("{s:s, s:s, s:i, s:o, s:o}", "type", type,
                              "title", fm_problem_title(slug), "status", (int)status,
-                             "detail", detail, "errors", errors);
+                             "detail", text_json(detail), "errors", errors);
     fm_respond_json(rs, status, body);
     rs->content_type = "application/problem+json";
 }

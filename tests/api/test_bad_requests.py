@@ -1244,3 +1244,14 @@ def test_stale_cursor_of_another_filter_is_not_a_crash(main_env):
     r = main_env.get(f"{LUT}?limit=1&op=relu&cursor={fmasapi.urlquote(cur)}", expect=(200, 400))
     if r.status == 400:
         assert any(e.get("parameter") == "cursor" for e in r.json["errors"])
+
+
+def test_text_that_is_not_utf8_still_gets_its_problem_body(server):
+    # Client bytes echoed into a problem (a path segment that is not UTF-8,
+    # a field name cut inside a character by a format width) must still
+    # give the problem body, never an empty error answer.
+    server.get("/v1/spaces/%FF", expect=404)
+    server.get("/v1/devices/%FF%FE", expect=(400, 404))
+    server.post("/v1/spaces", json_body={"id": "x", "a" + "\u00e9" * 40: 1}, expect=(400, 422))
+    server.request("POST", "/v1/devices/x/lut", body="op,latency_mean,cin\nconv2d,1," + "\u00e9" * 30 + "\n",
+                   headers={"Content-Type": "text/csv"}, expect=(404, 422))
