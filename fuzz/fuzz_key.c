@@ -53,9 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     default: {
         lut_device dev;
-        memset(&dev, 0, sizeof dev);
-        strcpy(dev.name, "fz");
-        if (fm_device_from_json(v, &dev, &err) == 0)
+        if (fm_device_from_json(v, "fz", &dev, &err) == 0)
             json_decref(fm_device_to_json(&dev));
         break;
     }

@@ -134,11 +134,9 @@ void fz_request(size_t r, const char *const *params, size_t nparams, const char 
 void fz_make_device(void)
 {
     lut_device dev;
-    memset(&dev, 0, sizeof dev);
-    snprintf(dev.name, sizeof dev.name, "%s", FZ_DEVICE);
     json_t *fields = json_pack("{s:s, s:s}", "unit", "us", "description", "fuzz");
     lut_error err = {.row = -1};
-    if (fm_device_from_json(fields, &dev, &err) == 0)
+    if (fm_device_from_json(fields, FZ_DEVICE, &dev, &err) == 0)
         lut_device_put(srv.store, &dev, NULL);
     json_decref(fields);
 }
