@@ -189,14 +189,19 @@ json_t *fm_prediction_json(const fm_model *model, double mean, double std)
                      "model_version", (json_int_t)model->version);
 }
 
+/* NaN is not JSON: an undefined figure is null. */
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
 static json_t *cv_json(const sur_cv *cv)
 {
-    /* NaN is not JSON: an undefined figure is null. */
     double v[] = {cv->kendall_tau, cv->spearman_rho, cv->rmse, cv->coverage_1sigma, cv->coverage_2sigma};
     const char *names[] = {"kendall_tau", "spearman_rho", "rmse", "coverage_1sigma", "coverage_2sigma"};
     json_t *o = json_pack("{s:i}", "folds", (int)cv->folds);
     for (size_t i = 0; i < 5; i++)
-        json_object_set_new(o, names[i], isfinite(v[i]) ? json_real(v[i]) : json_null());
+        json_object_set_new(o, names[i], number_or_null(v[i]));
     return o;
 }
 
@@ -230,11 +235,6 @@ json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_ob
                                                cv_json(&model->candidates[i].cv)));
     json_object_set_new(o, "candidates", cands);
     return o;
-}
-
-static json_t *number_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
 }
 
 json_t *fm_model_heldout_json(const fm_model *model)
