@@ -246,3 +246,37 @@ def test_big_observation_post_is_whole_or_nothing(srv):
     r = srv.post(f"/v1/spaces/{sid}/observations", body=obs_body(ROWS, 8),
                  headers={"Content-Type": "application/json"}, expect=201).json
     assert (r["accepted"], r["total"]) == (ROWS, ROWS)
+
+
+@pytest.mark.slow
+def test_full_work_queue_answers_503(fmasd_factory):
+    """One worker, room for one waiting request: of four big batches sent at
+    once, one runs, one waits, and the others are answered 503 with
+    Retry-After at once instead of waiting; /metrics counts them."""
+    proc = fmasd_factory(args=("--no-bundled", "--refit-delay-ms", "600000",
+                               "--workers", "1", "--work-queue", "1"))
+    c = proc.client
+    sid = "busy"
+    c.create_space({"id": sid, "genes": [{"name": f"g{i}", "choices": [1, 2, 3, 4]} for i in range(8)]})
+    body = obs_body(ROWS, 8)
+    answers = []
+
+    def post():
+        answers.append(c.post(f"/v1/spaces/{sid}/observations", body=body,
+                              headers={"Content-Type": "application/json"}, expect=(201, 503)))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    statuses = sorted(r.status for r in answers)
+    assert len(statuses) == 4 and 201 in statuses and 503 in statuses, statuses
+    for r in answers:
+        if r.status == 503:
+            assert r.json["type"].endswith("/unavailable") and r.header("Retry-After") == "1", r
+    accepted = statuses.count(201)
+    text = c.get("/metrics", expect=200).text
+    assert f"fmas_workq_rejected_total {statuses.count(503)}\n" in text, text[-600:]
+    assert "fmas_workq_workers 1\n" in text and "fmas_workq_queued 0\n" in text
+    assert max(r.json["total"] for r in answers if r.status == 201) == accepted * ROWS
