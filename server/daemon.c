@@ -31,6 +31,10 @@ struct fm_daemon {
  * route: parsing them alone takes milliseconds. */
 #define LONG_BODY (64u * 1024u)
 
+/* Pieces of a streamed body up to this size are parsed on the HTTP thread
+ * (well under a millisecond), larger ones on a worker. */
+#define FEED_INLINE (16u * 1024u)
+
 typedef struct long_job long_job;
 
 typedef struct request_ctx {
@@ -190,9 +194,36 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, 
     return MHD_YES;
 }
 
+/* A piece of a body for the route's stream, parsed on a worker while the
+ * connection is suspended (so pieces are parsed one at a time, in order). */
+typedef struct feed_job {
+    fm_daemon *d;
+    request_ctx *ctx;
+    struct MHD_Connection *conn;
+    size_t len;
+    char data[];
+} feed_job;
+
+static void run_feed(void *arg)
+{
+    feed_job *job = arg;
+    struct MHD_Connection *conn = job->conn;
+    fm_metrics *m = &job->d->srv->metrics;
+    atomic_fetch_sub(&m->work_queued, 1);
+    atomic_fetch_add(&m->work_busy, 1);
+    job->d->router->routes[job->ctx->route].stream->feed(job->ctx->stream, job->data, job->len);
+    atomic_fetch_sub(&m->work_busy, 1);
+    free(job);
+    MHD_resume_connection(conn);
+}
+
 /* One more piece of a body parsed as it arrives; past the cap the parse is
- * dropped and the request answered 413 once the body is read. */
-static void stream_body(fm_daemon *d, request_ctx *ctx, const char *data, size_t size)
+ * dropped and the request answered 413 once the body is read. A small
+ * piece is parsed here; a large one (libmicrohttpd hands over up to its
+ * read buffer at once: milliseconds of parsing) on a worker, or here when
+ * the queue is full. */
+static void stream_body(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, const char *data,
+                        size_t size)
 {
     const fm_body_stream *bs = d->router->routes[ctx->route].stream;
     if (ctx->len + size > d->srv->cfg.max_body) {
@@ -202,7 +233,21 @@ static void stream_body(fm_daemon *d, request_ctx *ctx, const char *data, size_t
         return;
     }
     ctx->len += size;
-    bs->feed(ctx->stream, data, size);
+    feed_job *job = size > FEED_INLINE ? malloc(sizeof *job + size) : NULL;
+    if (!job) {
+        bs->feed(ctx->stream, data, size);
+        return;
+    }
+    *job = (feed_job){.d = d, .ctx = ctx, .conn = conn, .len = size};
+    memcpy(job->data, data, size);
+    atomic_fetch_add(&d->srv->metrics.work_queued, 1);
+    MHD_suspend_connection(conn);
+    if (fm_workq_submit(d->workq, run_feed, job)) {
+        atomic_fetch_sub(&d->srv->metrics.work_queued, 1);
+        bs->feed(ctx->stream, job->data, size);
+        free(job);
+        MHD_resume_connection(conn);
+    }
 }
 
 /* One more piece of the body; past the cap the body is dropped and the
@@ -327,7 +372,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_response(conn, d, ctx, method, &ctx->job->rs);
     if (*upload_size) {
         if (ctx->stream)
-            stream_body(d, ctx, upload_data, *upload_size);
+            stream_body(conn, d, ctx, upload_data, *upload_size);
         else if (append_body(ctx, d->srv->cfg.max_body, upload_data, *upload_size))
             return MHD_NO;
         *upload_size = 0;
