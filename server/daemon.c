@@ -474,8 +474,13 @@ void fm_daemon_stop(fm_daemon *d)
         nanosleep(&ts, NULL);
     }
     /* Every queued request runs and resumes its connection before the
-     * daemon stops: libmicrohttpd must not stop with one suspended. */
+     * daemon stops: libmicrohttpd must not stop with one suspended. Then
+     * the answers of those still get a moment to leave. */
     fm_workq_drain(d->workq);
+    for (int i = 0; i < 200 && atomic_load(&d->inflight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(d->mhd);
     fm_workq_free(d->workq);
     free(d);

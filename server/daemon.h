@@ -31,8 +31,9 @@ int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out);
 unsigned short fm_daemon_port(const fm_daemon *d);
 
 /* Stop accepting connections, let the requests in flight finish (up to ten
- * seconds), run every request already queued to the end, stop the threads
- * and free d. */
+ * seconds), run every request already queued to the end (a long request
+ * that arrives meanwhile is answered 503), give their answers up to two
+ * seconds to leave, stop the threads and free d. */
 void fm_daemon_stop(fm_daemon *d);
 
 #endif
