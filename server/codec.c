@@ -600,151 +600,282 @@ static void bad_row(fm_response *rs, long row, long line, const char *pointer_pr
                field[0] ? ", field " : "", field, e->reason);
 }
 
-static int parse_csv(const fm_request *rq, fm_response *rs, rowvec *rv)
-{
-    const char *p = rq->body, *end = rq->body + rq->body_len;
-    if (end - p >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
-        (unsigned char)p[2] == 0xBF)
-        p += 3;
-    char *cellbuf = NULL;
-    size_t cellcap = 0;
-    char *cells[C_NCOLS + 1];
+/*
+ * The CSV and NDJSON parsers take the body one line at a time, so the same
+ * code reads a body held whole (fm_parse_batch) and one fed as it arrives
+ * (fm_batch_stream). The first fault is kept in `fault` and parsing rows
+ * stops there; lines are still checked for UTF-8 up to the end, since a
+ * body that is not UTF-8 is answered 400 before any row fault, as when the
+ * body is checked whole (a '\n' never occurs inside a UTF-8 sequence, so
+ * the lines are valid exactly when the body is).
+ */
+struct fm_batch_stream {
+    int csv;             /* 1: text/csv, 0: NDJSON */
+    rowvec rv;
+    long line;           /* lines seen, from 1 */
+    int failed;          /* fault holds the first fault */
+    int bad_utf8;
+    int oom;             /* a line could not be kept: answer 500 */
+    fm_response fault;
+    char *carry;         /* an incomplete last line */
+    size_t carry_len, carry_cap;
+    char *cellbuf;       /* CSV cells of one line */
+    size_t cellcap;
     int colmap[C_NCOLS];
-    int ncols = -1;
-    long line = 0;
-    int rc = -1;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        size_t len = (size_t)(eol - p);
-        if (len && p[len - 1] == '\r')
-            len--;
-        line++;
-        const char *text = p;
-        p = nl ? nl + 1 : end;
-        if (len == 0)
-            continue; /* blank lines carry nothing */
-        if (len + 1 > cellcap) {
-            free(cellbuf);
-            cellcap = len + 1;
-            cellbuf = malloc(cellcap);
-            if (!cellbuf) {
-                fm_problem(rs, 500, "internal", NULL, "out of memory");
-                goto out;
-            }
-        }
-        int n = csv_split(text, len, cellbuf, cells, C_NCOLS);
-        if (ncols < 0) {
-            if (n < 0) {
-                json_t *e = fm_err_row(NULL, -1, line, "", NULL, "a quoted cell is not closed on its line");
-                fm_problem(rs, 400, "malformed-body", e, "the CSV header does not split into cells");
-                goto out;
-            }
-            if (n > C_NCOLS) {
-                json_t *e = fm_err_row(NULL, -1, line, "", NULL, "more columns than the format has");
-                fm_problem(rs, 422, "invalid-field", e, "the CSV header has too many columns");
-                goto out;
-            }
-            int seen[C_NCOLS] = {0};
-            for (int i = 0; i < n; i++) {
-                char *name = cells[i];
-                trim(&name);
-                int c = -1;
-                for (int j = 0; j < C_NCOLS; j++)
-                    if (strcmp(name, csv_names[j]) == 0)
-                        c = j;
-                if (c < 0 || seen[c]) {
-                    char reason[128];
-                    snprintf(reason, sizeof reason, "%s column \"%.40s\"", c < 0 ? "unknown" : "duplicate", name);
-                    json_t *e = fm_err_row(NULL, -1, line, "", name, reason);
-                    fm_problem(rs, 422, "invalid-field", e, "the CSV header has an %s",
-                               c < 0 ? "unknown column" : "duplicate column");
-                    goto out;
-                }
-                seen[c] = 1;
-                colmap[i] = c;
-            }
-            for (int req = 0; req < C_NCOLS; req++) {
-                if ((req == C_OP || req == C_MEAN) && !seen[req]) {
-                    char reason[96];
-                    snprintf(reason, sizeof reason, "the required column \"%s\" is missing", csv_names[req]);
-                    json_t *e = fm_err_row(NULL, -1, line, "", csv_names[req], reason);
-                    fm_problem(rs, 422, "invalid-field", e, "the CSV header lacks column %s", csv_names[req]);
-                    goto out;
-                }
-            }
-            ncols = n;
-            continue;
-        }
-        long row = (long)rv->n;
-        if (n != ncols) {
+    int ncols;           /* -1 until the header is read */
+};
+
+/* The CSV header line: which column each cell names. */
+static int csv_header(fm_batch_stream *st, char **cells, int n)
+{
+    fm_response *rs = &st->fault;
+    long line = st->line;
+    if (n < 0) {
+        json_t *e = fm_err_row(NULL, -1, line, "", NULL, "a quoted cell is not closed on its line");
+        fm_problem(rs, 400, "malformed-body", e, "the CSV header does not split into cells");
+        return -1;
+    }
+    if (n > C_NCOLS) {
+        json_t *e = fm_err_row(NULL, -1, line, "", NULL, "more columns than the format has");
+        fm_problem(rs, 422, "invalid-field", e, "the CSV header has too many columns");
+        return -1;
+    }
+    int seen[C_NCOLS] = {0};
+    for (int i = 0; i < n; i++) {
+        char *name = cells[i];
+        trim(&name);
+        int c = -1;
+        for (int j = 0; j < C_NCOLS; j++)
+            if (strcmp(name, csv_names[j]) == 0)
+                c = j;
+        if (c < 0 || seen[c]) {
             char reason[128];
-            if (n < 0) {
-                json_t *e = fm_err_row(NULL, row, line, NULL, NULL, "a quoted cell is not closed on its line");
-                fm_problem(rs, 400, "malformed-body", e, "CSV row %ld (line %ld) does not split into cells",
-                           row, line);
-                goto out;
-            }
-            if (n > C_NCOLS)
-                snprintf(reason, sizeof reason, "has more cells than the header's %d", ncols);
-            else
-                snprintf(reason, sizeof reason, "has %d cells, the header has %d", n, ncols);
-            json_t *e = fm_err_row(NULL, row, line, NULL, NULL, reason);
-            fm_problem(rs, 422, "invalid-field", e, "CSV row %ld (line %ld): %s", row, line, reason);
-            goto out;
+            snprintf(reason, sizeof reason, "%s column \"%.40s\"", c < 0 ? "unknown" : "duplicate", name);
+            json_t *e = fm_err_row(NULL, -1, line, "", name, reason);
+            fm_problem(rs, 422, "invalid-field", e, "the CSV header has an %s",
+                       c < 0 ? "unknown column" : "duplicate column");
+            return -1;
         }
-        lut_entry entry;
-        lut_error err = {.row = row};
-        if (csv_entry(cells, colmap, ncols, &entry, &err)) {
-            bad_row(rs, row, line, NULL, &err, "CSV");
-            goto out;
-        }
-        if (rowvec_push(rv, &entry)) {
-            fm_problem(rs, 500, "internal", NULL, "out of memory");
-            goto out;
+        seen[c] = 1;
+        st->colmap[i] = c;
+    }
+    for (int req = 0; req < C_NCOLS; req++) {
+        if ((req == C_OP || req == C_MEAN) && !seen[req]) {
+            char reason[96];
+            snprintf(reason, sizeof reason, "the required column \"%s\" is missing", csv_names[req]);
+            json_t *e = fm_err_row(NULL, -1, line, "", csv_names[req], reason);
+            fm_problem(rs, 422, "invalid-field", e, "the CSV header lacks column %s", csv_names[req]);
+            return -1;
         }
     }
-    rc = 0;
-out:
-    free(cellbuf);
-    return rc;
+    st->ncols = n;
+    return 0;
 }
 
-static int parse_ndjson(const fm_request *rq, fm_response *rs, rowvec *rv)
+/* One non-blank CSV line (the header first, then one row each). */
+static int csv_line(fm_batch_stream *st, const char *text, size_t len)
 {
-    const char *p = rq->body, *end = rq->body + rq->body_len;
-    long line = 0;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        const char *text = p;
-        size_t len = (size_t)(eol - p);
-        p = nl ? nl + 1 : end;
-        line++;
-        size_t i = 0;
-        while (i < len && isspace((unsigned char)text[i]))
-            i++;
-        if (i == len)
-            continue;
-        json_t *v = parse_json(text, len, rs, line);
-        if (!v)
-            return -1;
-        long row = (long)rv->n;
-        lut_entry entry;
-        lut_error err = {.row = row};
-        int rc = fm_entry_from_json(v, &entry, &err);
-        json_decref(v);
-        if (rc) {
-            char prefix[8] = "";
-            bad_row(rs, row, line, prefix, &err, "NDJSON");
-            return -1;
-        }
-        if (rowvec_push(rv, &entry)) {
+    fm_response *rs = &st->fault;
+    long line = st->line;
+    if (len + 1 > st->cellcap) {
+        free(st->cellbuf);
+        st->cellcap = len + 1;
+        st->cellbuf = malloc(st->cellcap);
+        if (!st->cellbuf) {
+            st->cellcap = 0;
             fm_problem(rs, 500, "internal", NULL, "out of memory");
             return -1;
         }
     }
+    char *cells[C_NCOLS + 1];
+    int n = csv_split(text, len, st->cellbuf, cells, C_NCOLS);
+    if (st->ncols < 0)
+        return csv_header(st, cells, n);
+    long row = (long)st->rv.n;
+    if (n != st->ncols) {
+        char reason[128];
+        if (n < 0) {
+            json_t *e = fm_err_row(NULL, row, line, NULL, NULL, "a quoted cell is not closed on its line");
+            fm_problem(rs, 400, "malformed-body", e, "CSV row %ld (line %ld) does not split into cells",
+                       row, line);
+            return -1;
+        }
+        if (n > C_NCOLS)
+            snprintf(reason, sizeof reason, "has more cells than the header's %d", st->ncols);
+        else
+            snprintf(reason, sizeof reason, "has %d cells, the header has %d", n, st->ncols);
+        json_t *e = fm_err_row(NULL, row, line, NULL, NULL, reason);
+        fm_problem(rs, 422, "invalid-field", e, "CSV row %ld (line %ld): %s", row, line, reason);
+        return -1;
+    }
+    lut_entry entry;
+    lut_error err = {.row = row};
+    if (csv_entry(cells, st->colmap, st->ncols, &entry, &err)) {
+        bad_row(rs, row, line, NULL, &err, "CSV");
+        return -1;
+    }
+    if (rowvec_push(&st->rv, &entry)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
     return 0;
+}
+
+/* One non-blank NDJSON line: one entry object. */
+static int ndjson_line(fm_batch_stream *st, const char *text, size_t len)
+{
+    fm_response *rs = &st->fault;
+    json_t *v = parse_json(text, len, rs, st->line);
+    if (!v)
+        return -1;
+    long row = (long)st->rv.n;
+    lut_entry entry;
+    lut_error err = {.row = row};
+    int rc = fm_entry_from_json(v, &entry, &err);
+    json_decref(v);
+    if (rc) {
+        char prefix[8] = "";
+        bad_row(rs, row, st->line, prefix, &err, "NDJSON");
+        return -1;
+    }
+    if (rowvec_push(&st->rv, &entry)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* One whole line, without its '\n'. */
+static void stream_line(fm_batch_stream *st, const char *text, size_t len)
+{
+    st->line++;
+    if (st->bad_utf8 || st->oom)
+        return;
+    if (st->csv && st->line == 1 && len >= 3 && (unsigned char)text[0] == 0xEF &&
+        (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF) {
+        text += 3; /* a byte-order mark */
+        len -= 3;
+    }
+    if (!fm_utf8_valid(text, len)) {
+        st->bad_utf8 = 1;
+        return;
+    }
+    if (st->failed)
+        return;
+    if (st->csv) {
+        if (len && text[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            return; /* blank lines carry nothing */
+        st->failed = csv_line(st, text, len) != 0;
+        return;
+    }
+    size_t i = 0;
+    while (i < len && isspace((unsigned char)text[i]))
+        i++;
+    if (i < len)
+        st->failed = ndjson_line(st, text, len) != 0;
+}
+
+fm_batch_stream *fm_batch_stream_open(const char *content_type)
+{
+    int csv;
+    if (!strcmp(content_type, "text/csv"))
+        csv = 1;
+    else if (!strcmp(content_type, "application/x-ndjson") || !strcmp(content_type, "application/jsonl") ||
+             !strcmp(content_type, "application/json-seq"))
+        csv = 0;
+    else
+        return NULL;
+    fm_batch_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->csv = csv;
+    st->ncols = -1;
+    return st;
+}
+
+/* Keep the bytes of a line not yet complete. */
+static void stream_carry(fm_batch_stream *st, const char *data, size_t len)
+{
+    if (st->oom)
+        return;
+    if (st->carry_len + len > st->carry_cap) {
+        size_t cap = st->carry_cap ? st->carry_cap : 256;
+        while (cap < st->carry_len + len)
+            cap *= 2;
+        char *p = realloc(st->carry, cap);
+        if (!p) {
+            st->oom = 1;
+            return;
+        }
+        st->carry = p;
+        st->carry_cap = cap;
+    }
+    memcpy(st->carry + st->carry_len, data, len);
+    st->carry_len += len;
+}
+
+void fm_batch_stream_feed(fm_batch_stream *st, const char *data, size_t len)
+{
+    const char *p = data, *end = data + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) {
+            stream_carry(st, p, (size_t)(end - p));
+            return;
+        }
+        if (st->carry_len || st->oom) {
+            stream_carry(st, p, (size_t)(nl - p));
+            stream_line(st, st->carry, st->carry_len);
+            st->carry_len = 0;
+        } else {
+            stream_line(st, p, (size_t)(nl - p));
+        }
+        p = nl + 1;
+    }
+}
+
+int fm_batch_stream_finish(fm_batch_stream *st, fm_response *rs, lut_entry **rows, size_t *n)
+{
+    if (st->carry_len) {
+        stream_line(st, st->carry, st->carry_len); /* the last line has no '\n' */
+        st->carry_len = 0;
+    }
+    if (st->oom) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return -1;
+    }
+    if (st->bad_utf8) {
+        fm_problem(rs, 400, "malformed-body", NULL, "the body is not valid UTF-8");
+        return -1;
+    }
+    if (st->failed) {
+        *rs = st->fault;
+        memset(&st->fault, 0, sizeof st->fault);
+        st->failed = 0;
+        return -1;
+    }
+    if (st->rv.n == 0) {
+        fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "", "the batch has no rows"),
+                   "an empty batch changes nothing; send at least one row");
+        return -1;
+    }
+    *rows = st->rv.v;
+    *n = st->rv.n;
+    st->rv = (rowvec){0};
+    return 0;
+}
+
+void fm_batch_stream_free(fm_batch_stream *st)
+{
+    if (!st)
+        return;
+    json_decref(st->fault.json);
+    free(st->rv.v);
+    free(st->carry);
+    free(st->cellbuf);
+    free(st);
 }
 
 static int parse_json_array(const fm_request *rq, fm_response *rs, rowvec *rv)
@@ -783,38 +914,43 @@ out:
 
 int fm_parse_batch(const fm_request *rq, fm_response *rs, lut_entry **rows, size_t *n)
 {
-    rowvec rv = {0};
-    int rc;
     const char *ct = rq->content_type;
     if (!fm_utf8_valid(rq->body, rq->body_len)) {
         fm_problem(rs, 400, "malformed-body", NULL, "the body is not valid UTF-8");
         return -1;
     }
-    if (!ct[0] || !strcmp(ct, "application/json"))
-        rc = parse_json_array(rq, rs, &rv);
-    else if (!strcmp(ct, "application/x-ndjson") || !strcmp(ct, "application/jsonl") ||
-             !strcmp(ct, "application/json-seq"))
-        rc = parse_ndjson(rq, rs, &rv);
-    else if (!strcmp(ct, "text/csv"))
-        rc = parse_csv(rq, rs, &rv);
-    else {
+    if (!ct[0] || !strcmp(ct, "application/json")) {
+        rowvec rv = {0};
+        int rc = parse_json_array(rq, rs, &rv);
+        if (rc == 0 && rv.n == 0) {
+            fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "", "the batch has no rows"),
+                       "an empty batch changes nothing; send at least one row");
+            rc = -1;
+        }
+        if (rc) {
+            free(rv.v);
+            return -1;
+        }
+        *rows = rv.v;
+        *n = rv.n;
+        return 0;
+    }
+    fm_batch_stream *st = fm_batch_stream_open(ct);
+    if (!st) {
+        if (!strcmp(ct, "text/csv") || !strcmp(ct, "application/x-ndjson") ||
+            !strcmp(ct, "application/jsonl") || !strcmp(ct, "application/json-seq")) {
+            fm_problem(rs, 500, "internal", NULL, "out of memory");
+            return -1;
+        }
         fm_problem(rs, 415, "unsupported-media-type", NULL,
                    "Content-Type %s is not accepted here; send application/json, "
                    "application/x-ndjson or text/csv", ct);
         return -1;
     }
-    if (rc == 0 && rv.n == 0) {
-        fm_problem(rs, 422, "invalid-field", fm_err_pointer(NULL, "", "the batch has no rows"),
-                   "an empty batch changes nothing; send at least one row");
-        rc = -1;
-    }
-    if (rc) {
-        free(rv.v);
-        return -1;
-    }
-    *rows = rv.v;
-    *n = rv.n;
-    return 0;
+    fm_batch_stream_feed(st, rq->body, rq->body_len);
+    int rc = fm_batch_stream_finish(st, rs, rows, n);
+    fm_batch_stream_free(st);
+    return rc;
 }
 
 /* ------------------------------------------------------------- devices */

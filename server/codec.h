@@ -40,6 +40,20 @@ json_t *fm_entry_to_json(const lut_entry *row);
  */
 int fm_parse_batch(const fm_request *rq, fm_response *rs, lut_entry **rows, size_t *n);
 
+/*
+ * The same parse of a CSV or NDJSON batch fed as it arrives, in pieces cut
+ * anywhere. open() returns NULL for other media types (JSON is parsed
+ * whole) or when out of memory. feed() keeps the first fault instead of
+ * answering it. finish() answers exactly what fm_parse_batch answers for
+ * the whole body (400, 422, or the rows, which the caller then owns and
+ * frees); free() releases the stream, finished or not.
+ */
+typedef struct fm_batch_stream fm_batch_stream;
+fm_batch_stream *fm_batch_stream_open(const char *content_type);
+void fm_batch_stream_feed(fm_batch_stream *st, const char *data, size_t len);
+int fm_batch_stream_finish(fm_batch_stream *st, fm_response *rs, lut_entry **rows, size_t *n);
+void fm_batch_stream_free(fm_batch_stream *st);
+
 /* The CSV header of the upload format, and one row in that format. */
 void fm_csv_header(fm_buf *out);
 void fm_csv_row(fm_buf *out, const lut_entry *row);

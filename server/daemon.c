@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include "auth.h"
+#include "workq.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -23,7 +24,18 @@ struct fm_daemon {
     fm_server *srv;
     const fm_router *router;
     atomic_long inflight; /* requests being read or handled */
+    fm_workq *workq;      /* long requests (FM_ROUTE_LONG or a large body) */
 };
+
+/* Bodies over this many bytes are handled on the work queue, whatever the
+ * route: parsing them alone takes milliseconds. */
+#define LONG_BODY (64u * 1024u)
+
+/* Pieces of a streamed body up to this size are parsed on the HTTP thread
+ * (well under a millisecond), larger ones on a worker. */
+#define FEED_INLINE (16u * 1024u)
+
+typedef struct long_job long_job;
 
 typedef struct request_ctx {
     uint64_t t_start;
@@ -35,8 +47,20 @@ typedef struct request_ctx {
     char *body;
     size_t len, cap;
     int too_large;
+    void *stream;     /* the route's body-stream state, or NULL */
+    long_job *job;    /* set when handed to the work queue */
     char pathbuf[1024];
 } request_ctx;
+
+/* A request handed to the work queue: its connection is suspended until
+ * a worker has run the handler into rs. */
+struct long_job {
+    fm_daemon *d;
+    request_ctx *ctx;
+    struct MHD_Connection *conn;
+    const char *url, *method; /* libmicrohttpd's, valid for the request */
+    fm_response rs;
+};
 
 static uint64_t now_ns(void)
 {
@@ -160,7 +184,70 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, 
         if (errno || end == cl || n > d->srv->cfg.max_body)
             return too_large(conn, d, ctx, method);
     }
+    const fm_body_stream *bs = d->router->routes[ctx->route].stream;
+    if (bs) {
+        char ctype[128];
+        media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                   ctype, sizeof ctype);
+        ctx->stream = bs->open(ctype);
+    }
     return MHD_YES;
+}
+
+/* A piece of a body for the route's stream, parsed on a worker while the
+ * connection is suspended (so pieces are parsed one at a time, in order). */
+typedef struct feed_job {
+    fm_daemon *d;
+    request_ctx *ctx;
+    struct MHD_Connection *conn;
+    size_t len;
+    char data[];
+} feed_job;
+
+static void run_feed(void *arg)
+{
+    feed_job *job = arg;
+    struct MHD_Connection *conn = job->conn;
+    fm_metrics *m = &job->d->srv->metrics;
+    atomic_fetch_sub(&m->work_queued, 1);
+    atomic_fetch_add(&m->work_busy, 1);
+    job->d->router->routes[job->ctx->route].stream->feed(job->ctx->stream, job->data, job->len);
+    atomic_fetch_sub(&m->work_busy, 1);
+    free(job);
+    MHD_resume_connection(conn);
+}
+
+/* One more piece of a body parsed as it arrives; past the cap the parse is
+ * dropped and the request answered 413 once the body is read. A small
+ * piece is parsed here; a large one (libmicrohttpd hands over up to its
+ * read buffer at once: milliseconds of parsing) on a worker, or here when
+ * the queue is full. */
+static void stream_body(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, const char *data,
+                        size_t size)
+{
+    const fm_body_stream *bs = d->router->routes[ctx->route].stream;
+    if (ctx->len + size > d->srv->cfg.max_body) {
+        ctx->too_large = 1;
+        bs->close(ctx->stream);
+        ctx->stream = NULL;
+        return;
+    }
+    ctx->len += size;
+    feed_job *job = size > FEED_INLINE ? malloc(sizeof *job + size) : NULL;
+    if (!job) {
+        bs->feed(ctx->stream, data, size);
+        return;
+    }
+    *job = (feed_job){.d = d, .ctx = ctx, .conn = conn, .len = size};
+    memcpy(job->data, data, size);
+    atomic_fetch_add(&d->srv->metrics.work_queued, 1);
+    MHD_suspend_connection(conn);
+    if (fm_workq_submit(d->workq, run_feed, job)) {
+        atomic_fetch_sub(&d->srv->metrics.work_queued, 1);
+        bs->feed(ctx->stream, job->data, size);
+        free(job);
+        MHD_resume_connection(conn);
+    }
 }
 
 /* One more piece of the body; past the cap the body is dropped and the
@@ -192,9 +279,9 @@ static int append_body(request_ctx *ctx, size_t max_body, const char *data, size
     return 0;
 }
 
-/* The whole body is read: call the handler and send its answer. */
-static enum MHD_Result dispatch(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
-                                const char *url, const char *method)
+/* Call the request's handler into rs (on an HTTP thread or a worker). */
+static void handle(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, const char *url,
+                   const char *method, fm_response *rs)
 {
     char ctype[128];
     media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
@@ -206,16 +293,70 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, fm_daemon *d, reque
         .path = url,
         .nparams = ctx->nparams,
         .body = ctx->body ? ctx->body : "",
-        .body_len = ctx->len,
+        .body_len = ctx->body ? ctx->len : 0,
         .content_type = ctype,
+        .stream = ctx->stream,
     };
     memcpy(rq.params, ctx->params, sizeof rq.params);
+    rs->status = 500;
+    d->router->routes[ctx->route].handler(&rq, rs);
+    if (!rs->json && !rs->text && rs->status != 204 && rs->status < 300)
+        fm_problem(rs, 500, "internal", NULL, "the handler produced no body");
+}
+
+/* The whole body is read: call the handler and send its answer. */
+static enum MHD_Result dispatch(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
+                                const char *url, const char *method)
+{
     fm_response rs = {0};
-    rs.status = 500;
-    d->router->routes[ctx->route].handler(&rq, &rs);
-    if (!rs.json && !rs.text && rs.status != 204 && rs.status < 300)
-        fm_problem(&rs, 500, "internal", NULL, "the handler produced no body");
+    handle(conn, d, ctx, url, method, &rs);
     return send_response(conn, d, ctx, method, &rs);
+}
+
+/* A worker runs the handler, then wakes the connection, whose next call
+ * of on_request sends job->rs. The job belongs to the connection again
+ * once resumed. */
+static void run_long(void *arg)
+{
+    long_job *job = arg;
+    fm_metrics *m = &job->d->srv->metrics;
+    atomic_fetch_sub(&m->work_queued, 1);
+    atomic_fetch_add(&m->work_busy, 1);
+    handle(job->conn, job->d, job->ctx, job->url, job->method, &job->rs);
+    atomic_fetch_sub(&m->work_busy, 1);
+    MHD_resume_connection(job->conn);
+}
+
+/* Hand a long request to the work queue. A full queue (or one that is
+ * stopping) is answered 503 at once, with Retry-After, instead of making
+ * the client wait for a slot. */
+static enum MHD_Result offload(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
+                               const char *url, const char *method)
+{
+    long_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return dispatch(conn, d, ctx, url, method);
+    *job = (long_job){.d = d, .ctx = ctx, .conn = conn, .url = url, .method = method};
+    ctx->job = job;
+    fm_metrics *m = &d->srv->metrics;
+    atomic_fetch_add(&m->work_queued, 1);
+    /* Suspended before it is queued, so a worker never resumes a
+     * connection that is not yet suspended. */
+    MHD_suspend_connection(conn);
+    int rc = fm_workq_submit(d->workq, run_long, job);
+    if (rc) {
+        atomic_fetch_sub(&m->work_queued, 1);
+        atomic_fetch_add(&m->work_rejected, 1);
+        if (rc == EAGAIN)
+            fm_problem(&job->rs, 503, "unavailable", NULL,
+                       "%s %s waits for a worker: %zu long requests are queued already; retry later",
+                       method, url, d->srv->cfg.work_queue);
+        else
+            fm_problem(&job->rs, 503, "unavailable", NULL, "the service is stopping");
+        fm_add_header(&job->rs, "Retry-After", "1");
+        MHD_resume_connection(conn);
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -227,14 +368,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     request_ctx *ctx = *con_cls;
     if (!ctx)
         return begin_request(conn, d, url, method, con_cls);
+    if (ctx->job) /* back from the work queue */
+        return send_response(conn, d, ctx, method, &ctx->job->rs);
     if (*upload_size) {
-        if (append_body(ctx, d->srv->cfg.max_body, upload_data, *upload_size))
+        if (ctx->stream)
+            stream_body(conn, d, ctx, upload_data, *upload_size);
+        else if (append_body(ctx, d->srv->cfg.max_body, upload_data, *upload_size))
             return MHD_NO;
         *upload_size = 0;
         return MHD_YES;
     }
     if (ctx->too_large)
         return too_large(conn, d, ctx, method);
+    if ((d->router->routes[ctx->route].flags & FM_ROUTE_LONG) || ctx->len > LONG_BODY)
+        return offload(conn, d, ctx, url, method);
     return dispatch(conn, d, ctx, url, method);
 }
 
@@ -247,6 +394,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     request_ctx *ctx = *con_cls;
     if (!ctx)
         return;
+    if (ctx->stream)
+        d->router->routes[ctx->route].stream->close(ctx->stream);
+    if (ctx->job) {
+        json_decref(ctx->job->rs.json); /* a response never sent */
+        free(ctx->job->rs.text);
+        free(ctx->job);
+    }
     free(ctx->body);
     free(ctx);
     *con_cls = NULL;
@@ -257,7 +411,7 @@ int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, srv->cfg.listen_host, &s4->sin_addr) == 1) {
@@ -276,6 +430,12 @@ int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out)
     d->srv = srv;
     d->router = router;
     atomic_init(&d->inflight, 0);
+    int rc = fm_workq_start(srv->cfg.workers, srv->cfg.work_queue, &d->workq);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    srv->metrics.work_workers = srv->cfg.workers;
     for (size_t r = 0; r < router->n; r++)
         fm_metrics_label(&srv->metrics, (int)r, fm_router_label(router, (int)r));
     d->mhd = MHD_start_daemon(
@@ -289,7 +449,8 @@ int fm_daemon_start(fm_server *srv, const fm_router *router, fm_daemon **out)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
         MHD_OPTION_END);
     if (!d->mhd) {
-        int rc = errno ? errno : EADDRINUSE;
+        rc = errno ? errno : EADDRINUSE;
+        fm_workq_free(d->workq);
         free(d);
         return rc;
     }
@@ -312,6 +473,15 @@ void fm_daemon_stop(fm_daemon *d)
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    /* Every queued request runs and resumes its connection before the
+     * daemon stops: libmicrohttpd must not stop with one suspended. Then
+     * the answers of those still get a moment to leave. */
+    fm_workq_drain(d->workq);
+    for (int i = 0; i < 200 && atomic_load(&d->inflight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(d->mhd);
+    fm_workq_free(d->workq);
     free(d);
 }

@@ -162,7 +162,7 @@ void h_lut_upload(fm_request *rq, fm_response *rs)
     }
     lut_entry *rows = NULL;
     size_t n = 0;
-    if (fm_parse_batch(rq, rs, &rows, &n))
+    if (rq->stream ? fm_batch_stream_finish(rq->stream, rs, &rows, &n) : fm_parse_batch(rq, rs, &rows, &n))
         return;
     lut_error err = {.row = -1};
     rc = lut_store_put_batch(rq->srv->store, name, rows, n, mode, &dev, &err);
@@ -182,6 +182,24 @@ void h_lut_upload(fm_request *rq, fm_response *rs)
                                        "lut_version", (json_int_t)dev.lut_version,
                                        "lut_hash", dev.lut_hash));
 }
+
+/* CSV and NDJSON uploads are parsed line by line as they arrive. */
+static void *lut_body_open(const char *content_type)
+{
+    return fm_batch_stream_open(content_type);
+}
+
+static void lut_body_feed(void *state, const char *data, size_t len)
+{
+    fm_batch_stream_feed(state, data, len);
+}
+
+static void lut_body_close(void *state)
+{
+    fm_batch_stream_free(state);
+}
+
+const fm_body_stream h_lut_upload_body = {lut_body_open, lut_body_feed, lut_body_close};
 
 /* Strict decimal in [lo, hi]; -1 if not. */
 static long parse_bounded(const char *s, long lo, long hi)

@@ -15,6 +15,8 @@ void h_device_get(fm_request *rq, fm_response *rs);
 void h_device_put(fm_request *rq, fm_response *rs);
 void h_device_delete(fm_request *rq, fm_response *rs);
 void h_lut_upload(fm_request *rq, fm_response *rs);
+/* The LUT upload's body stream: CSV and NDJSON parsed as they arrive. */
+extern const fm_body_stream h_lut_upload_body;
 void h_lut_list(fm_request *rq, fm_response *rs);
 
 #endif

@@ -34,6 +34,8 @@ typedef struct fm_request {
     const char *body;
     size_t body_len;
     const char *content_type; /* media type without parameters, lower case; "" if none */
+    void *stream; /* the route's body-stream state when the body was parsed as it
+                     arrived (body is then empty), else NULL; see fm_body_stream */
 } fm_request;
 
 typedef struct fm_response {
@@ -48,6 +50,22 @@ typedef struct fm_response {
 } fm_response;
 
 typedef void (*fm_handler)(fm_request *rq, fm_response *rs);
+
+/*
+ * A route's reader of a body as it arrives, for formats that can be parsed
+ * piece by piece. open() is called before the first byte with the request's
+ * media type and returns the parse state, or NULL to have the body read
+ * whole instead (a media type that does not stream). feed() takes each
+ * piece in order; faults are kept in the state, not answered, since the
+ * handler decides what is answered first. The handler finds the state in
+ * fm_request.stream (the body itself is then not kept); close() frees it
+ * after the response, whatever happened.
+ */
+typedef struct fm_body_stream {
+    void *(*open)(const char *content_type);
+    void (*feed)(void *state, const char *data, size_t len);
+    void (*close)(void *state);
+} fm_body_stream;
 
 /* Query parameter of the request, or NULL. */
 const char *fm_query(const fm_request *rq, const char *name);

@@ -33,10 +33,13 @@ static void usage(FILE *f)
             "             [--max-body BYTES] [--timeout SECONDS] [--tables DIR]\n"
             "             [--no-bundled] [--port-file FILE] [--min-observations N]\n"
             "             [--refit-delay-ms MS] [--token-file FILE] [--read-token FILE]\n"
+            "             [--workers N] [--work-queue N]\n"
             "\n"
             "  --listen     address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
             "  --data-dir   LMDB data directory (default ./var)\n"
             "  --threads    HTTP worker threads, at most the core count (default: cores)\n"
+            "  --workers    threads for long requests: uploads, batches, fits (default: cores, at least 2)\n"
+            "  --work-queue long requests that may wait for one; more are answered 503 (default 64)\n"
             "  --max-body   largest request body in bytes (default 67108864)\n"
             "  --timeout    idle connection timeout in seconds (default 30)\n"
             "  --tables     bundled tables loaded on first start (default %s)\n"
@@ -90,7 +93,8 @@ static int parse_size(const char *s, unsigned long long lo, unsigned long long h
 
 enum {
     OPT_LISTEN = 256, OPT_DATA_DIR, OPT_THREADS, OPT_MAX_BODY, OPT_TIMEOUT, OPT_TABLES, OPT_NO_BUNDLED,
-    OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_VERSION
+    OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_VERSION,
+    OPT_WORKERS, OPT_WORK_QUEUE
 };
 
 /* What the command line names besides the configuration. */
@@ -113,6 +117,8 @@ static const struct option options[] = {
     {"refit-delay-ms", required_argument, NULL, OPT_REFIT_DELAY},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"read-token", required_argument, NULL, OPT_READ_TOKEN},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"work-queue", required_argument, NULL, OPT_WORK_QUEUE},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -126,6 +132,8 @@ static void defaults(fm_config *cfg)
     snprintf(cfg->tables_dir, sizeof cfg->tables_dir, "%s", FMAS_TABLES_DIR);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores < 1 ? 1 : (unsigned)cores;
+    cfg->workers = cores < 2 ? 2 : (unsigned)cores;
+    cfg->work_queue = 64;
     cfg->max_body = 64u << 20;
     cfg->conn_timeout = 30;
     cfg->min_observations = 10;
@@ -180,6 +188,16 @@ static int apply_option(int opt, const char *v, fm_config *cfg, startup *st)
         if (bounded("refit-delay-ms", v, 0, 600000, "0..600000", &n))
             return -1;
         cfg->refit_delay_ms = (unsigned)n;
+        return 0;
+    case OPT_WORKERS:
+        if (bounded("workers", v, 1, 256, "1..256", &n))
+            return -1;
+        cfg->workers = (unsigned)n;
+        return 0;
+    case OPT_WORK_QUEUE:
+        if (bounded("work-queue", v, 1, 65536, "1..65536", &n))
+            return -1;
+        cfg->work_queue = (size_t)n;
         return 0;
     case OPT_TIMEOUT:
         if (bounded("timeout", v, 1, 86400, "1..86400 seconds", &n))
@@ -349,8 +367,8 @@ static void announce(const fm_config *cfg, unsigned short port, const char *port
     const char *access = cfg->auth.read_len ? "token for reads and writes"
                          : cfg->auth.write_len ? "token for writes"
                                                : "no token";
-    fm_log("listening on http://%s%s%s:%u (data %s, %u threads, %s)", v6 ? "[" : "", cfg->listen_host,
-           v6 ? "]" : "", port, cfg->data_dir, cfg->threads, access);
+    fm_log("listening on http://%s%s%s:%u (data %s, %u threads, %u workers, %s)", v6 ? "[" : "", cfg->listen_host,
+           v6 ? "]" : "", port, cfg->data_dir, cfg->threads, cfg->workers, access);
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {

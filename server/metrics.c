@@ -105,5 +105,19 @@ int fm_metrics_render(const fm_metrics *m, fm_buf *out)
         fm_buf_printf(out, "fmas_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
                       (unsigned long long)cum);
     }
+    fm_buf_printf(out, "# HELP fmas_workq_queued Long requests waiting for a worker.\n"
+                       "# TYPE fmas_workq_queued gauge\n"
+                       "fmas_workq_queued %ld\n"
+                       "# HELP fmas_workq_busy Workers handling a long request.\n"
+                       "# TYPE fmas_workq_busy gauge\n"
+                       "fmas_workq_busy %ld\n"
+                       "# HELP fmas_workq_workers Worker threads for long requests.\n"
+                       "# TYPE fmas_workq_workers gauge\n"
+                       "fmas_workq_workers %u\n"
+                       "# HELP fmas_workq_rejected_total Long requests answered 503 because the queue was full.\n"
+                       "# TYPE fmas_workq_rejected_total counter\n"
+                       "fmas_workq_rejected_total %llu\n",
+                  atomic_load(&m->work_queued), atomic_load(&m->work_busy), m->work_workers,
+                  (unsigned long long)atomic_load(&m->work_rejected));
     return out->oom ? ENOMEM : 0;
 }

@@ -22,6 +22,11 @@ typedef struct fm_metrics {
     atomic_uint_fast64_t buckets[FM_METRICS_ROUTES][FM_METRICS_BUCKETS + 1];
     atomic_uint_fast64_t sum_ns[FM_METRICS_ROUTES];
     const char *labels[FM_METRICS_ROUTES]; /* set at start-up (fm_metrics_label) */
+    /* The work queue of long requests (the daemon keeps these current). */
+    atomic_long work_queued;            /* waiting for a worker */
+    atomic_long work_busy;              /* being handled by a worker */
+    atomic_uint_fast64_t work_rejected; /* answered 503: the queue was full */
+    unsigned work_workers;              /* set at start-up */
 } fm_metrics;
 
 /* Name route slot `route` (a pattern index) in the rendered text; done

@@ -11,8 +11,16 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * Two locks: `lock` guards what readers see (items, n, cap) and is taken
+ * for writing only to publish a batch already stored and copied in place,
+ * which is quick; `append_lock` orders the appenders (ids and document
+ * numbers are handed out once) and is held while a batch is encoded and
+ * committed, which may take long, without holding up any reader.
+ */
 struct fm_obs_set {
     pthread_rwlock_t lock;
+    pthread_mutex_t append_lock; /* appenders only; next_id and next_doc */
     fm_obs *items;
     size_t n, cap;
     uint64_t next_id;
@@ -37,6 +45,11 @@ fm_obs_set *fm_obs_new(size_t gene_count)
         free(set);
         return NULL;
     }
+    if (pthread_mutex_init(&set->append_lock, NULL)) {
+        pthread_rwlock_destroy(&set->lock);
+        free(set);
+        return NULL;
+    }
     return set;
 }
 
@@ -55,6 +68,7 @@ void fm_obs_free(fm_obs_set *set)
     for (size_t i = 0; i < set->n; i++)
         obs_free(&set->items[i]);
     free(set->items);
+    pthread_mutex_destroy(&set->append_lock);
     pthread_rwlock_destroy(&set->lock);
     free(set);
 }
@@ -204,11 +218,23 @@ int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
 {
     char kind[96], docid[32];
     kind_of(space_id, kind, sizeof kind);
-    pthread_rwlock_wrlock(&set->lock);
-    int rc = reserve(set, n);
-    if (rc) {
-        pthread_rwlock_unlock(&set->lock);
-        return rc;
+    pthread_mutex_lock(&set->append_lock);
+    /* Only appenders change items, n and cap, one at a time, so they read
+     * them here without the read lock; readers never look past n. */
+    size_t have = set->n, cap = set->cap;
+    fm_obs *items = set->items, *grown = NULL;
+    if (have + n > cap) {
+        cap = cap ? cap : 64;
+        while (cap < have + n)
+            cap *= 2;
+        grown = malloc(cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&set->append_lock);
+            return LUT_ENOMEM;
+        }
+        if (have)
+            memcpy(grown, items, have * sizeof *grown);
+        items = grown;
     }
     int64_t t = now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -220,21 +246,32 @@ int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
     json_decref(doc);
     /* Zero-padded so that byte order is arrival order. */
     snprintf(docid, sizeof docid, "%020llu", (unsigned long long)set->next_doc);
-    rc = text ? lut_store_doc_put(store, kind, docid, text, strlen(text)) : LUT_ENOMEM;
+    int rc = text ? lut_store_doc_put(store, kind, docid, text, strlen(text)) : LUT_ENOMEM;
     free(text);
-    if (!rc) {
-        for (size_t i = 0; i < n; i++) {
-            set->items[set->n++] = batch[i];
-            batch[i].genome = NULL;
-            batch[i].meta = NULL;
-        }
-        set->next_id += n;
-        set->next_doc++;
+    if (rc) {
+        free(grown);
+        pthread_mutex_unlock(&set->append_lock);
+        return rc;
     }
-    if (total)
-        *total = set->n;
+    for (size_t i = 0; i < n; i++) {
+        items[have + i] = batch[i];
+        batch[i].genome = NULL;
+        batch[i].meta = NULL;
+    }
+    set->next_id += n;
+    set->next_doc++;
+    /* Stored and in place: readers wait only for this swap. */
+    fm_obs *old = grown ? set->items : NULL;
+    pthread_rwlock_wrlock(&set->lock);
+    set->items = items;
+    set->cap = cap;
+    set->n = have + n;
     pthread_rwlock_unlock(&set->lock);
-    return rc;
+    if (total)
+        *total = have + n;
+    pthread_mutex_unlock(&set->append_lock);
+    free(old);
+    return 0;
 }
 
 int fm_obs_purge(lut_store *store, const char *space_id)

@@ -12,13 +12,22 @@
 
 #include "http.h"
 
-/* One row of a router table: method + path pattern → handler.
+/* Route flags. FM_ROUTE_LONG: the handler may run for long (large batches,
+ * fits), so it always runs on the daemon's work queue, never on an HTTP
+ * thread. Other routes go there only with a body over the daemon's
+ * threshold. */
+#define FM_ROUTE_LONG 1u
+
+/* One row of a router table: method + path pattern → handler, its flags
+ * and its body stream (NULL: the body is read whole).
  * A pattern segment "{name}" captures one path segment. Routes of one
  * pattern are listed together (405 answers list their methods). */
 typedef struct fm_route {
     const char *method;
     const char *pattern;
     fm_handler handler;
+    unsigned flags;
+    const fm_body_stream *stream;
 } fm_route;
 
 typedef struct fm_router {

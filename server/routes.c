@@ -1,6 +1,10 @@
 /*
  * routes.c — the router table: every endpoint of fmasd, one line each.
  * Routes of one path pattern are listed together (405 answers list them).
+ * FM_ROUTE_LONG marks the handlers that may run for long, which run on the
+ * daemon's work queue (see daemon.h): uploads, batches of observations,
+ * space estimates, fits (a first GET of a surrogate may fit it) and
+ * screening. The LUT upload parses CSV and NDJSON as they arrive.
  */
 #include "routes.h"
 
@@ -13,29 +17,29 @@
 #include "h_surrogate.h"
 
 static const fm_route table[] = {
-    {"GET", "/", h_dashboard},
-    {"HEAD", "/", h_dashboard},
-    {"GET", "/v1/health", h_health},
-    {"GET", "/metrics", h_metrics},
-    {"GET", "/v1/devices", h_device_list},
-    {"GET", "/v1/devices/{name}", h_device_get},
-    {"PUT", "/v1/devices/{name}", h_device_put},
-    {"DELETE", "/v1/devices/{name}", h_device_delete},
-    {"POST", "/v1/devices/{name}/lut", h_lut_upload},
-    {"GET", "/v1/devices/{name}/lut", h_lut_list},
-    {"POST", "/v1/estimate", h_estimate},
-    {"GET", "/v1/spaces", h_space_list},
-    {"POST", "/v1/spaces", h_space_create},
-    {"GET", "/v1/spaces/{id}", h_space_get},
-    {"DELETE", "/v1/spaces/{id}", h_space_delete},
-    {"POST", "/v1/spaces/{id}/expand", h_space_expand},
-    {"GET", "/v1/spaces/{id}/layers", h_space_layers},
-    {"POST", "/v1/spaces/{id}/estimate", h_space_estimate},
-    {"POST", "/v1/spaces/{id}/observations", h_observations_post},
-    {"GET", "/v1/spaces/{id}/observations", h_observations_get},
-    {"GET", "/v1/spaces/{id}/surrogate", h_surrogate_get},
-    {"POST", "/v1/spaces/{id}/surrogate:fit", h_surrogate_fit},
-    {"POST", "/v1/spaces/{id}/screen", h_screen},
+    {"GET", "/", h_dashboard, 0, NULL},
+    {"HEAD", "/", h_dashboard, 0, NULL},
+    {"GET", "/v1/health", h_health, 0, NULL},
+    {"GET", "/metrics", h_metrics, 0, NULL},
+    {"GET", "/v1/devices", h_device_list, 0, NULL},
+    {"GET", "/v1/devices/{name}", h_device_get, 0, NULL},
+    {"PUT", "/v1/devices/{name}", h_device_put, 0, NULL},
+    {"DELETE", "/v1/devices/{name}", h_device_delete, 0, NULL},
+    {"POST", "/v1/devices/{name}/lut", h_lut_upload, FM_ROUTE_LONG, &h_lut_upload_body},
+    {"GET", "/v1/devices/{name}/lut", h_lut_list, 0, NULL},
+    {"POST", "/v1/estimate", h_estimate, 0, NULL},
+    {"GET", "/v1/spaces", h_space_list, 0, NULL},
+    {"POST", "/v1/spaces", h_space_create, 0, NULL},
+    {"GET", "/v1/spaces/{id}", h_space_get, 0, NULL},
+    {"DELETE", "/v1/spaces/{id}", h_space_delete, 0, NULL},
+    {"POST", "/v1/spaces/{id}/expand", h_space_expand, 0, NULL},
+    {"GET", "/v1/spaces/{id}/layers", h_space_layers, 0, NULL},
+    {"POST", "/v1/spaces/{id}/estimate", h_space_estimate, FM_ROUTE_LONG, NULL},
+    {"POST", "/v1/spaces/{id}/observations", h_observations_post, FM_ROUTE_LONG, NULL},
+    {"GET", "/v1/spaces/{id}/observations", h_observations_get, 0, NULL},
+    {"GET", "/v1/spaces/{id}/surrogate", h_surrogate_get, FM_ROUTE_LONG, NULL},
+    {"POST", "/v1/spaces/{id}/surrogate:fit", h_surrogate_fit, FM_ROUTE_LONG, NULL},
+    {"POST", "/v1/spaces/{id}/screen", h_screen, FM_ROUTE_LONG, NULL},
 };
 
 const fm_router fm_routes = {table, sizeof table / sizeof table[0]};

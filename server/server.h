@@ -24,6 +24,8 @@ typedef struct fm_config {
     char data_dir[4096];
     char tables_dir[4096]; /* bundled tables loaded on first start; "" = none */
     unsigned threads;      /* thread-pool size, at most the core count */
+    unsigned workers;      /* worker threads for long requests */
+    size_t work_queue;     /* long requests that may wait for a worker */
     size_t max_body;       /* bytes */
     unsigned conn_timeout; /* seconds */
     size_t min_observations; /* distinct genomes before a surrogate is fitted */
