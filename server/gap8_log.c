@@ -324,7 +324,7 @@ typedef struct perf_line {
 static const char *number_fault(int rc, const char *what)
 {
     static const char *const texts[][2] = {
-        {"Cycles has no number", "Operations has no number"},
+        {"truncated or malformed: Cycles has no number", "truncated or malformed: Operations has no number"},
         {"Cycles is negative: the counter printed with %d wrapped past 2^31",
          "Operations is negative: the counter printed with %d wrapped past 2^31"},
         {"Cycles is too large", "Operations is too large"}};
@@ -737,9 +737,13 @@ static int parse_log(fm_gap8_result *r, const char *text, size_t len, map_t *map
             return 0;
         }
         perf_line pl;
+        memset(&pl, 0, sizeof pl);
         const char *why = parse_perf_line(s, n, colon, &pl);
         if (why) {
-            add_fault(r, 0, it.line, NULL, NULL, "%s", why);
+            map_row *m = map_find(map, pl.name);
+            if (m)
+                m->used = 1; /* the line is at fault, not its map row */
+            add_fault(r, 0, it.line, pl.name, NULL, "%s", why);
             continue;
         }
         if (!strcmp(pl.name, "Total")) {
