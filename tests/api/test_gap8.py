@@ -37,6 +37,7 @@ def post_log(srv, device, log, map_=None, how="multipart", expect=200):
         doc = {"format": "gap8-perf", "log": log.decode()}
         if map_ is not None:
             doc["map"] = map_.decode()
+        srv.schemas.validate(doc, "lut-upload-gap8.json", "the gap8-perf wrapper")
         body, ctype = json.dumps(doc).encode(), "application/json"
     else:
         body, ctype = log, "text/x-gap8-perf"
