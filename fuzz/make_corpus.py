@@ -106,6 +106,26 @@ def api_seeds():
     ]
 
 
+def gap8_seeds():
+    """Logs and maps of tests/data/gap8: NUL-joined (byte 0 even) and as a
+    multipart body of the boundary "fz" (byte 0 odd)."""
+    d = os.path.join(ROOT, "tests", "data", "gap8")
+    names = sorted(os.listdir(d))
+    maps = {n[:-8]: open(os.path.join(d, n), "rb").read() for n in names if n.endswith("_map.csv")}
+    for n in names:
+        if not n.endswith(".log"):
+            continue
+        log = open(os.path.join(d, n), "rb").read()
+        base = n[:-4]
+        while base and base not in maps:
+            base = base.rsplit("_", 1)[0] if "_" in base else ""
+        m = maps.get(base, b"")
+        write("gap8", b"\x00" + log + (b"\x00" + m if m else b""))
+        write("gap8", b"\x01" + b"--fz\r\nContent-Disposition: form-data; name=\"log\"; filename=\"p.log\"\r\n"
+              b"Content-Type: text/x-gap8-perf\r\n\r\n" + log + b"\r\n--fz\r\n"
+              b"Content-Disposition: form-data; name=\"map\"\r\n\r\n" + m + b"\r\n--fz--\r\n")
+
+
 def main():
     table = routes()
     for method, pattern, flags, query, body in api_seeds():
@@ -134,6 +154,7 @@ def main():
     write("genome", b"\x01" + js([0] * 40).encode())
     for g in FZ_GENOMES:
         write("genome", b"\x02" + js(g).encode())
+    gap8_seeds()
 
 
 if __name__ == "__main__":

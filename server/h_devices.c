@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "gap8_upload.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -162,7 +163,10 @@ void h_lut_upload(fm_request *rq, fm_response *rs)
     }
     lut_entry *rows = NULL;
     size_t n = 0;
-    if (rq->stream ? fm_batch_stream_finish(rq->stream, rs, &rows, &n) : fm_parse_batch(rq, rs, &rows, &n))
+    int bad = rq->stream ? fm_batch_stream_finish(rq->stream, rs, &rows, &n)
+              : fm_gap8_is_upload(rq) ? fm_gap8_parse_upload(rq, rs, &dev, &rows, &n)
+                                      : fm_parse_batch(rq, rs, &rows, &n);
+    if (bad)
         return;
     lut_error err = {.row = -1};
     rc = lut_store_put_batch(rq->srv->store, name, rows, n, mode, &dev, &err);

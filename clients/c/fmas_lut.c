@@ -1,8 +1,8 @@
 /*
  * fmas_lut.c — fmas-lut: the profiler's side of fmasd. Uploads latency
  * tables (CSV, NDJSON or JSON, streamed from the file), lists devices,
- * exports a table, says what a space still needs profiled on a device, and
- * estimates one genome.
+ * exports a table, says what a space still needs profiled on a device,
+ * imports GAP SDK performance logs, and estimates one genome.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +25,10 @@ static const char usage[] =
     "        upload latency rows; the format (CSV, NDJSON or a JSON array) is detected\n"
     "        from the first bytes; each file is one batch, streamed; rejected rows are\n"
     "        reported as FILE:LINE\n"
+    "  import --format gap8-perf --device NAME [--map MAP.csv] [--mode replace|merge] LOG\n"
+    "        a GAP SDK performance log (the \"NAME: Cycles: N, Operations: N, ...\" lines)\n"
+    "        with the map of what the layer names do not say (h, w, stride, pad, groups);\n"
+    "        faults are reported as LOG:LINE or MAP:LINE, and nothing is stored\n"
     "  devices [--json]\n"
     "        every device with its unit, entries and table version\n"
     "  export --device NAME [--format csv|json] [--op OP]\n"
@@ -42,7 +46,7 @@ static const char usage[] =
     "  --server-timeout S    seconds without a byte before a request fails (default 300)\n";
 
 /* Long-only options take values above any character. */
-enum { O_SERVER = 256, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT, O_TOKEN_FILE };
+enum { O_SERVER = 256, O_DEVICE, O_MODE, O_FORMAT, O_OP, O_SPACE, O_GENOME, O_JSON, O_RETRIES, O_TIMEOUT, O_TOKEN_FILE, O_MAP };
 
 static const struct option options[] = {
     {"server", required_argument, NULL, O_SERVER}, {"device", required_argument, NULL, O_DEVICE},
@@ -50,13 +54,13 @@ static const struct option options[] = {
     {"op", required_argument, NULL, O_OP}, {"space", required_argument, NULL, O_SPACE},
     {"genome", required_argument, NULL, O_GENOME}, {"json", no_argument, NULL, O_JSON},
     {"server-retries", required_argument, NULL, O_RETRIES}, {"server-timeout", required_argument, NULL, O_TIMEOUT},
-    {"token-file", required_argument, NULL, O_TOKEN_FILE},
+    {"token-file", required_argument, NULL, O_TOKEN_FILE}, {"map", required_argument, NULL, O_MAP},
     {"help", no_argument, NULL, 'h'}, {"h", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 
 #define MAX_DEVICES 16
 
 typedef struct args {
-    const char *server, *command, *mode, *format, *op, *space, *genome, *token_file;
+    const char *server, *command, *mode, *format, *op, *space, *genome, *token_file, *map;
     const char *devices[MAX_DEVICES];
     int ndevices, json;
     char **files;
@@ -256,6 +260,97 @@ static int cmd_upload(fc_client *c, const args *a)
     for (int i = 0; i < a->nfiles; i++)
         bad |= upload_one(c, a, a->files[i]);
     return bad;
+}
+
+/* ------------------------------------------------------------- import */
+
+/* A whole text file as a JSON string; NULL (reported) if unreadable or
+ * not UTF-8. */
+static json_t *file_string(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    fc_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    int bad = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        bad |= fc_buf_append(&b, chunk, n) != 0;
+    bad |= ferror(f);
+    fclose(f);
+    json_t *s = bad ? NULL : json_stringn(b.data ? b.data : "", b.len);
+    fc_buf_free(&b);
+    if (!s)
+        fprintf(stderr, "%s: %s\n", path, bad ? "cannot be read" : "not UTF-8 text");
+    return s;
+}
+
+/* The faults of a rejected log: LOG:LINE or MAP:LINE, field, reason. */
+static void report_import_errors(fc_client *c, const char *log, const char *map)
+{
+    json_t *problem = fc_problem(c), *e;
+    size_t i;
+    int listed = 0;
+    json_array_foreach(json_object_get(problem, "errors"), i, e) {
+        const char *pointer = json_string_value(json_object_get(e, "pointer"));
+        const char *field = json_string_value(json_object_get(e, "field"));
+        const char *reason = json_string_value(json_object_get(e, "reason"));
+        json_t *line = json_object_get(e, "line");
+        const char *file = pointer && !strcmp(pointer, "/map") && map ? map : log;
+        fprintf(stderr, "%s:", file);
+        if (json_is_integer(line))
+            fprintf(stderr, "%" JSON_INTEGER_FORMAT ":", json_integer_value(line));
+        if (field)
+            fprintf(stderr, " %s:", field);
+        fprintf(stderr, " %s\n", reason ? reason : "rejected");
+        listed++;
+    }
+    const char *detail = json_string_value(json_object_get(problem, "detail"));
+    fprintf(stderr, "%s: rejected, nothing stored (%s)\n", log, listed && detail ? detail : fc_error(c));
+}
+
+static int cmd_import(fc_client *c, const args *a)
+{
+    if (!a->format || strcmp(a->format, "gap8-perf"))
+        fail_usage("import needs --format gap8-perf");
+    if (a->ndevices != 1 || a->nfiles != 1)
+        fail_usage("import needs --device NAME and one LOG file");
+    json_t *log = file_string(a->files[0]), *map = a->map ? file_string(a->map) : NULL;
+    if (!log || (a->map && !map)) {
+        json_decref(log);
+        json_decref(map);
+        return 1;
+    }
+    json_t *body = json_pack("{s:s, s:o}", "format", "gap8-perf", "log", log);
+    if (map)
+        json_object_set_new(body, "map", map);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/devices/%s/lut?mode=%s", a->devices[0], a->mode);
+    json_t *answer = NULL;
+    int rc = fc_json(c, "POST", path, body, &answer);
+    json_decref(body);
+    if (rc == FC_EHTTP && fc_status(c) == 422) {
+        report_import_errors(c, a->files[0], a->map);
+        return 1;
+    }
+    if (rc)
+        return report(c);
+    json_int_t accepted, entries, version;
+    const char *hash = NULL;
+    if (json_unpack(answer, "{s:I, s:I, s:I, s:s}", "accepted", &accepted, "entries", &entries, "lut_version",
+                    &version, "lut_hash", &hash)) {
+        fc_fail(c, FC_EPROTO, "the answer lacks accepted, entries, lut_version or lut_hash");
+        json_decref(answer);
+        return report(c);
+    }
+    printf("%s: %" JSON_INTEGER_FORMAT " layers accepted (gap8-perf, %s); %s has %" JSON_INTEGER_FORMAT
+           " entries, lut_version %" JSON_INTEGER_FORMAT ", lut_hash %s\n",
+           a->files[0], accepted, a->mode, a->devices[0], entries, version, hash);
+    json_decref(answer);
+    return 0;
 }
 
 /* ------------------------------------------------------------ devices */
@@ -531,6 +626,9 @@ static int take_option(args *a, fc_retry *retry, int id, const char *v)
     case O_FORMAT:
         a->format = v;
         break;
+    case O_MAP:
+        a->map = v;
+        break;
     case O_OP:
         a->op = v;
         break;
@@ -565,7 +663,7 @@ static const struct {
     const char *name;
     int (*run)(fc_client *, const args *);
 } commands[] = {{"upload", cmd_upload}, {"devices", cmd_devices}, {"export", cmd_export},
-                {"coverage", cmd_coverage}, {"estimate", cmd_estimate}};
+                {"coverage", cmd_coverage}, {"estimate", cmd_estimate}, {"import", cmd_import}};
 
 int main(int argc, char **argv)
 {
@@ -588,7 +686,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind == argc)
-        fail_usage("which command? upload, devices, export, coverage or estimate");
+        fail_usage("which command? upload, import, devices, export, coverage or estimate");
     a.command = argv[optind];
     a.files = argv + optind + 1;
     a.nfiles = argc - optind - 1;
@@ -598,7 +696,7 @@ int main(int argc, char **argv)
             cmd = commands[k].run;
     if (!cmd)
         fail_usage("unknown command \"%s\"", a.command);
-    if (a.nfiles && cmd != cmd_upload)
+    if (a.nfiles && cmd != cmd_upload && cmd != cmd_import)
         fail_usage("unexpected argument \"%s\"", a.files[0]);
     static fc_client *c;
     if (fc_open(&c, a.server)) {

@@ -73,7 +73,7 @@ def test_every_schema_file_is_valid_2020_12(schemas):
     names = {p.name for p in fmasapi.SCHEMA_DIR.glob("*.json")} - {"openapi.json"}
     assert names == {
         "problem.json", "health.json", "device.json", "device-put.json",
-        "device-list.json", "layer-key.json", "lut-entry.json", "lut-upload.json",
+        "device-list.json", "layer-key.json", "lut-entry.json", "lut-upload.json", "lut-upload-gap8.json",
         "lut-upload-result.json", "lut-page.json", "estimate-request.json",
         "estimate-response.json", "space.json", "space-list.json", "space-create.json",
         "genome.json", "space-expand-request.json", "space-expand-response.json",
@@ -164,7 +164,9 @@ def test_openapi_covers_every_endpoint(openapi):
             assert any(p["name"] == pname and p["in"] == "path" and p["required"]
                        for p in params), (path, pname)
     upload = paths["/v1/devices/{name}/lut"]["post"]["requestBody"]["content"]
-    assert set(upload) == {"application/json", "application/x-ndjson", "text/csv"}
+    assert set(upload) == {"application/json", "application/x-ndjson", "text/csv",
+                           "multipart/form-data", "text/x-gap8-perf"}
+    assert upload["application/json"]["x-gap8-perf-schema"] == {"$ref": "lut-upload-gap8.json"}
     assert upload["application/json"]["schema"] == {"$ref": "lut-upload.json"}
     put = paths["/v1/devices/{name}"]["put"]["requestBody"]["content"]
     assert put["application/json"]["schema"] == {"$ref": "device-put.json"}

@@ -260,3 +260,29 @@ def test_usage_and_service_down(tmp_path):
         assert p.returncode == 2 and message in p.stderr, (args, p.stderr)
     p = cl.run([str(cl.FMAS_LUT), "--help"])
     assert b"upload --device NAME" in p.stdout
+
+
+def test_import_gap8_perf_log(fmasd, tmp_path):
+    import os
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "gap8")
+    c = fmasd.client
+    c.put_device("gap8", unit="cycles", clock_mhz=175.0, kind="mcu")
+    log, good_map = os.path.join(data, "mbv2_tiny_crlf.log"), os.path.join(data, "mbv2_tiny_map.csv")
+    p = lut(fmasd.port, "import", "--format", "gap8-perf", "--device", "gap8", log, "--map", good_map)
+    assert "9 layers accepted (gap8-perf, replace)" in p.stdout.decode()
+    assert c.device("gap8")["entries"] == 9 and c.device("gap8")["lut_version"] == 1
+    # Faults of the log and of the map are reported as FILE:LINE; nothing lands.
+    lines = open(good_map).read().splitlines()
+    bad_map = write(tmp_path / "map.csv", ("\n".join(l for l in lines if not l.startswith("S3_"))
+                                           + "\nS99_Ghost,,,1,1,,,\n").encode())
+    p = lut(fmasd.port, "import", "--format", "gap8-perf", "--device", "gap8", "--map", bad_map,
+            os.path.join(data, "mbv2_tiny.log"), check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1, err
+    assert f"{os.path.join(data, 'mbv2_tiny.log')}:7: S3_Conv2d_16x32x1x1: missing h, w" in err
+    assert f"{bad_map}:10: name: S99_Ghost: no layer of the log has this name" in err
+    assert "nothing stored" in err
+    assert c.device("gap8")["lut_version"] == 1
+    # The usage is checked before anything is sent.
+    p = lut(fmasd.port, "import", "--device", "gap8", log, check=False)
+    assert p.returncode == 2 and "--format gap8-perf" in p.stderr.decode()
