@@ -82,19 +82,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, fm_daemon *d,
     return ret;
 }
 
-/* The media type of the request without parameters, lower-cased. */
-static void media_type(const char *header, char *out, size_t size)
-{
-    size_t n = 0;
-    if (header) {
-        while (*header == ' ' || *header == '\t')
-            header++;
-        while (*header && *header != ';' && *header != ' ' && n + 1 < size)
-            out[n++] = (char)tolower((unsigned char)*header++);
-    }
-    out[n] = '\0';
-}
-
 static enum MHD_Result too_large(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
                                  const char *method)
 {
@@ -197,8 +184,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *conn, fm_daemon *d, reque
                                 const char *url, const char *method)
 {
     char ctype[128];
-    media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-               ctype, sizeof ctype);
+    fm_media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                  ctype, sizeof ctype);
     fm_request rq = {
         .srv = d->srv,
         .conn = conn,
