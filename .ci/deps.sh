@@ -7,6 +7,7 @@ fmas_deps() {
                 libmicrohttpd-dev libjansson-dev libgsl-dev liblmdb-dev
                 libcurl4-openssl-dev libcmocka-dev libgmp-dev
                 clang libclang-rt-14-dev    # the fuzz harnesses (fuzz/)
+                wrk                         # the soak benchmark (bench/soak.sh)
                 python3 python3-pytest python3-jsonschema python3-numpy python3-pil
                 python3-torch python3-torchvision python3-sklearn
                 python3-venv python3-setuptools python3-wheel)

@@ -2,11 +2,13 @@
  * fuzz_api.c — every endpoint of fmasd, its query string and its body.
  *
  * Input: byte 0 picks the route (an index into fm_routes), byte 1 the
- * space (bits 0-1: the registered space "fz", a built-in one, or an
- * unknown id), the body's media type (bits 2-3: JSON, NDJSON, CSV, none)
- * the Accept header (bits 4-5) and, with bit 6, twelve observations posted
- * to "fz" first (so that surrogates fit); then the query string up to the first
- * newline, and the body.
+ * path parameter (bits 0-1: the seed space "fz", or with bit 6 "fzfit",
+ * whose surrogate is fitted, a built-in space, or an unknown id; for
+ * devices the seed device "fz" or, with 3, one that does not exist), the
+ * body's media type (bits 2-3: JSON, NDJSON, CSV, none) and the Accept
+ * header (bits 4-5); then the query string up to the first newline, and
+ * the body. The seed state is made once (fuzz_server.h) and put back after
+ * an input only where a request wrote.
  */
 #include <stdint.h>
 #include <string.h>
@@ -34,17 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const char *const *builtin;
     size_t nb = fz_builtin_ids(&builtin);
-    const char *param = FZ_DEVICE;
+    const char *param = (flags & 3) == 3 ? FZ_DEVICE_ABSENT : FZ_DEVICE;
     const char *pattern = fm_routes.routes[r].pattern;
     if (strstr(pattern, "{id}")) {
         unsigned pick = flags & 3;
-        param = pick == 0 || nb == 0 ? FZ_SPACE : pick == 3 ? "unknown" : builtin[(pick - 1) % nb];
-        if (pick == 0)
-            fz_make_space();
-        if (pick == 0 && (flags & 0x40))
-            fz_observe();
-    } else if (strstr(pattern, "{name}") && (flags & 3) != 3) {
-        fz_make_device();
+        param = pick == 0 || nb == 0 ? (flags & 0x40 ? FZ_SPACE_FIT : FZ_SPACE)
+                : pick == 3          ? "unknown"
+                                     : builtin[(pick - 1) % nb];
     }
     fz_request(r, &param, strstr(pattern, "{") ? 1 : 0, nl ? q : NULL, qlen,
                accepts[(flags >> 4) & 3], media[(flags >> 2) & 3], body, body_len);

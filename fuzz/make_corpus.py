@@ -137,6 +137,10 @@ def main():
     for q in ["limit=1&op=add", "limit=0&cursor=zzz", "metric=miou&fidelity=x", "device=example-cpu"]:
         write("query", f"GET\n/v1/devices/example-cpu/lut\n{q}")
         write("query", f"GET\n/v1/spaces/{MBV2}/layers\n{q}")
+    for sid in ["fz", "fzfit"]:
+        for sub in ["", "/layers", "/observations", "/surrogate"]:
+            write("query", f"GET\n/v1/spaces/{sid}{sub}\nmetric=miou&fidelity=default")
+    write("query", "GET\n/v1/devices/fz/lut\nop=conv2d")
     write("query", "POST\n/v1/spaces/x/screen\n")
     write("query", "GET\n/v1//spaces/%2e%2e/\n")
     write("batch", b"\x00" + js([ENTRY, {"key": KEYS[1], "latency": {"mean": 1}}]).encode())
@@ -149,6 +153,10 @@ def main():
     write("key", b"\x01" + js(ENTRY).encode())
     write("key", b"\x02" + js(DEVICE).encode())
     write("key", b"\x02" + js({"name": "fz", "unit": "us", "clock_mhz": None}).encode())
+    for size, ctype in [(127, "application/json"), (127, "text/csv; charset=utf-8"),
+                        (127, " \tApplication/X-NDJSON ;q=1"), (127, "application/json\t; x=y"),
+                        (4, "text/csv"), (0, "")]:
+        write("media", bytes([size]) + ctype.encode())
     write("genome", b"\x00" + js(MBV2_GENOME).encode())
     write("genome", b"\x00" + js([3, 1, 3] + [0] * 30).encode())
     write("genome", b"\x01" + js([0] * 40).encode())

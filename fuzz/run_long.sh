@@ -20,7 +20,7 @@ while getopts n:j:t: o; do
 done
 shift $((OPTIND - 1))
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(api batch genome key query)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(api batch genome key media query)
 
 build=${FMAS_FUZZ_BUILD:-build-fuzz}
 if [ ! -f "$build/CMakeCache.txt" ]; then

@@ -106,19 +106,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, fm_daemon *d,
     return ret;
 }
 
-/* The media type of the request without parameters, lower-cased. */
-static void media_type(const char *header, char *out, size_t size)
-{
-    size_t n = 0;
-    if (header) {
-        while (*header == ' ' || *header == '\t')
-            header++;
-        while (*header && *header != ';' && *header != ' ' && n + 1 < size)
-            out[n++] = (char)tolower((unsigned char)*header++);
-    }
-    out[n] = '\0';
-}
-
 static enum MHD_Result too_large(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx,
                                  const char *method)
 {
@@ -187,7 +174,7 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, 
     const fm_body_stream *bs = d->router->routes[ctx->route].stream;
     if (bs) {
         char ctype[128];
-        media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        fm_media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
                    ctype, sizeof ctype);
         ctx->stream = bs->open(ctype);
     }
@@ -284,8 +271,8 @@ static void handle(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, 
                    const char *method, fm_response *rs)
 {
     char ctype[128];
-    media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-               ctype, sizeof ctype);
+    fm_media_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                  ctype, sizeof ctype);
     fm_request rq = {
         .srv = d->srv,
         .conn = conn,

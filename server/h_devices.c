@@ -242,8 +242,11 @@ void h_lut_list(fm_request *rq, fm_response *rs)
         }
     }
     const char *op = fm_query(rq, "op");
-    if (op && (!*op || strlen(op) >= LUT_OP_MAX)) {
-        fm_problem(rs, 400, "invalid-parameter", fm_err_param(NULL, "op", "must be an op name"),
+    /* The store refuses what is not an op name ([a-z0-9_]{1,31}) as it
+     * refuses a broken database, so the client's fault is told here. */
+    if (op && (!*op || strlen(op) >= LUT_OP_MAX || op[strspn(op, "abcdefghijklmnopqrstuvwxyz0123456789_")])) {
+        fm_problem(rs, 400, "invalid-parameter",
+                   fm_err_param(NULL, "op", "must be an op name: 1 to 31 characters of [a-z0-9_]"),
                    "op must be an op name");
         return;
     }

@@ -4,6 +4,7 @@
  */
 #include "http.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,18 @@ const char *fm_query(const fm_request *rq, const char *name)
 const char *fm_header(const fm_request *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+void fm_media_type(const char *header, char *out, size_t size)
+{
+    size_t n = 0;
+    if (header) {
+        while (*header == ' ' || *header == '\t')
+            header++;
+        while (*header && *header != ';' && *header != ' ' && *header != '\t' && n + 1 < size)
+            out[n++] = (char)tolower((unsigned char)*header++);
+    }
+    out[n] = '\0';
 }
 
 void fm_respond_json(fm_response *rs, unsigned status, json_t *body)

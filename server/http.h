@@ -67,6 +67,17 @@ typedef struct fm_body_stream {
     void (*close)(void *state);
 } fm_body_stream;
 
+/*
+ * The media type of a Content-Type header value, as handlers see it in
+ * fm_request.content_type: the text before the first ';' (parameters) or
+ * blank, with leading spaces and tabs skipped, lower-cased
+ * ("Text/CSV; charset=utf-8" -> "text/csv"). header NULL or blank gives "".
+ * Writes at most size bytes to out (size >= 1), always NUL-terminated; a
+ * longer type is cut at size - 1 bytes, and so matches no type a handler
+ * accepts when size exceeds the longest of them. Reads header up to its NUL.
+ */
+void fm_media_type(const char *header, char *out, size_t size);
+
 /* Query parameter of the request, or NULL. */
 const char *fm_query(const fm_request *rq, const char *name);
 /* Request header, or NULL. */

@@ -783,6 +783,12 @@ CASES = [
     param_case("limit-csv", "GET", LUT + "?limit=0", "limit", headers={"Accept": "text/csv"}),
     param_case("cursor-garbage", "GET", LUT + "?cursor=!!not-a-cursor!!", "cursor"),
     param_case("cursor-garbage-2", "GET", LUT + "?cursor=zzzz&limit=1", "cursor"),
+    # An op filter that is not [a-z0-9_]{1,31} is the client's fault (it was a 500).
+    param_case("lut-list-op-equals-sign", "GET", LUT + "?limit=2&op=alimit=dd", "op"),
+    param_case("lut-list-op-uppercase", "GET", LUT + "?op=Conv2d", "op"),
+    param_case("lut-list-op-dash", "GET", LUT + "?op=conv-2d", "op"),
+    param_case("lut-list-op-utf8", "GET", LUT + "?op=conv%C3%A9", "op"),
+    param_case("lut-list-op-too-long", "GET", LUT + "?op=" + "a" * 32, "op"),
     param_case("mode-append", "POST", LUT + "?mode=append", "mode", J([G0]), JSON_CT),
     param_case("mode-uppercase", "POST", LUT + "?mode=REPLACE", "mode", J([G0]), JSON_CT),
     param_case("mode-empty", "POST", LUT + "?mode=", "mode", J([G0]), JSON_CT),
