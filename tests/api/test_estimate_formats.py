@@ -8,6 +8,7 @@ of the same request: same fields, same values, same order."""
 import csv
 import io
 import json
+import pathlib
 import random
 
 import pytest
@@ -19,9 +20,16 @@ FIELDS = ["genome", "macs", "flops", "params", "latency", "predicted"]
 PATH = f"/v1/spaces/{MBV2}/estimate"
 
 
+TABLE = pathlib.Path(__file__).resolve().parents[2] / "lut" / "data" / "example-cpu.csv"
+
+
 @pytest.fixture(scope="module")
-def srv(bundled_server):
-    return bundled_server
+def srv(shared_server):
+    """The shared server with the bundled example table as device fmt-cpu."""
+    shared_server.put_device("fmt-cpu", unit="us")
+    shared_server.post("/v1/devices/fmt-cpu/lut", body=TABLE.read_bytes(),
+                       headers={"Content-Type": "text/csv"}, expect=200)
+    return shared_server
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +38,7 @@ def body(srv):
     rng = random.Random(11)
     genomes = [[rng.randrange(len(g["choices"])) for g in space["genes"]] for _ in range(40)]
     genomes.append(space["genomes"]["max"])
-    return {"devices": ["example-cpu"], "genomes": genomes}
+    return {"devices": ["fmt-cpu"], "genomes": genomes}
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +98,11 @@ def test_csv_header_and_values(srv, body, full):
     r = post(srv, body, accept="text/csv", schema=None)
     assert r.media_type == "text/csv"
     rows = list(csv.reader(io.StringIO(r.text)))
-    cols = ["latency.example-cpu." + c for c in ("total", "ms", "hits", "missing", "complete")]
+    cols = ["latency.fmt-cpu." + c for c in ("total", "ms", "hits", "missing", "complete")]
     assert rows[0] == ["index", "genome", "macs", "flops", "params"] + cols
     assert len(rows) == 1 + len(full["results"])
     for i, (row, res) in enumerate(zip(rows[1:], full["results"])):
-        lat = res["latency"]["example-cpu"]
+        lat = res["latency"]["fmt-cpu"]
         assert row[0] == str(i)
         assert [int(x) for x in row[1].split(" ")] == res["genome"]
         assert [int(x) for x in row[2:5]] == [res["macs"], res["flops"], res["params"]]
@@ -129,12 +137,12 @@ def test_unsupported_accept_is_406(srv, body, accept):
                                           ("application/x-ndjson;q=0.9, application/json", "application/json"),
                                           ("text/*", "text/csv"), ("application/*", "application/json")])
 def test_accept_picks_the_best_supported(srv, body, accept, media):
-    r = post(srv, body, accept=accept, schema=None)
+    r = post(srv, body, accept=accept, schema="auto" if media == "application/json" else None)
     assert r.media_type == media
 
 
 def test_bad_body_with_csv_accept_is_still_problem_json(srv):
-    r = post(srv, {"devices": ["example-cpu"], "genomes": [[99]]}, accept="text/csv", expect=422)
+    r = post(srv, {"devices": ["fmt-cpu"], "genomes": [[99]]}, accept="text/csv", expect=422)
     assert r.json["errors"][0]["pointer"].startswith("/genomes/0")
 
 
