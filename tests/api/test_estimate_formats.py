@@ -151,3 +151,29 @@ def test_predict_false_with_fields_and_repeat_is_stable(srv, body, full):
     assert all(x["predicted"] is None and "not asked" in x["predicted_reason"] for x in a.json["results"])
     # A second request on the same devices (a kept coster) answers the same.
     assert post(srv, body).json == full
+
+
+def test_strict_reader_answers_as_jansson(srv, body):
+    """A body the strict reader takes (server/estbody.h) gets the same answer,
+    byte for byte, as the same body spelled so that only Jansson reads it
+    (an escape in a key): results, and every 422 found after reading."""
+    g = body["genomes"]
+    cases = [
+        (body, 200),
+        ({"devices": [], "genomes": g[:3]}, 200),
+        ({"devices": ["fmt-cpu", "nope"], "genomes": g}, 422),
+        ({"devices": ["Bad!"], "genomes": g}, 422),
+        ({"devices": ["fmt-cpu", "fmt-cpu"], "genomes": g}, 422),
+        ({"devices": ["fmt-cpu"], "genomes": g[:2] + [[999] * len(g[0])]}, 422),
+        ({"devices": ["fmt-cpu"], "genomes": [[0]]}, 422),
+        ({"devices": ["fmt-cpu"], "genomes": [[-1] * len(g[0])]}, 422),
+        ({"devices": ["fmt-cpu"], "genomes": []}, 422),
+    ]
+    for b, status in cases:
+        text = json.dumps(b, separators=(",", ":"))
+        escaped = text.replace('"genomes"', '"genom\\u0065s"')
+        for query, schema in (("", "auto"), ("?fields=macs,latency", "space-estimate-fields-response.json")):
+            kw = {"headers": {"Content-Type": "application/json"}, "expect": status, "schema": schema}
+            fast = srv.request("POST", PATH + query, body=text, **kw)
+            slow = srv.request("POST", PATH + query, body=escaped, **kw)
+            assert fast.body == slow.body, (text, fast.body[:300], slow.body[:300])
