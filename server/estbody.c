@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INT_DIGITS 18 /* every such integer fits int64_t */
+#define MAX_INT_DIGITS 9 /* every such integer fits int */
 
 typedef struct reader {
     const char *p, *end;
@@ -73,9 +73,9 @@ static int string(reader *r, span *out)
     return 0;
 }
 
-/* An integer as JSON writes it: -?(0|[1-9][0-9]*), at most 18 digits,
+/* An integer as JSON writes it: -?(0|[1-9][0-9]*), at most 9 digits,
  * not followed by a fraction, an exponent or another digit. */
-static int integer(reader *r, int64_t *out)
+static int integer(reader *r, int *out)
 {
     skip_ws(r);
     const char *p = r->p, *end = r->end;
@@ -84,7 +84,7 @@ static int integer(reader *r, int64_t *out)
     if (p == end || *p < '0' || *p > '9')
         return -1;
     const char *digits = p;
-    int64_t v = 0;
+    int v = 0;
     if (*p == '0') {
         p++;
     } else {
@@ -129,9 +129,9 @@ static int genomes(reader *r, size_t max_genomes, vec *values, vec *starts)
         if (take(r, ']'))
             continue;
         do {
-            if (vec_room(values, sizeof(int64_t), 16384))
+            if (vec_room(values, sizeof(int), 16384))
                 return -1;
-            if (integer(r, (int64_t *)values->data + values->n))
+            if (integer(r, (int *)values->data + values->n))
                 return -1;
             values->n++;
         } while (take(r, ','));
@@ -139,7 +139,7 @@ static int genomes(reader *r, size_t max_genomes, vec *values, vec *starts)
             return -1;
     } while (take(r, ','));
     if (!take(r, ']') || vec_room(starts, sizeof(size_t), 1) ||
-        (!values->data && vec_room(values, sizeof(int64_t), 1)))
+        (!values->data && vec_room(values, sizeof(int), 1)))
         return -1;
     ((size_t *)starts->data)[starts->n] = values->n;
     return 0;

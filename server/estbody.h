@@ -12,7 +12,8 @@
  *   - devices: an array (maybe empty) of strings of printable ASCII
  *     (0x20..0x7e) without escapes;
  *   - genomes: an array of 1 to max_genomes arrays (maybe empty) of
- *     integers of at most 18 digits, without fraction or exponent;
+ *     integers of at most 9 digits (so each fits an int), without
+ *     fraction or exponent;
  *   - JSON whitespace between tokens; nothing after the object.
  * Anything else — another member, an escape, a float, an object genome,
  * deeper nesting, invalid JSON — is declined, so the caller runs its
@@ -29,7 +30,8 @@
 typedef struct fm_estbody {
     char **devices;    /* ndevices NUL-terminated names (one block) */
     size_t ndevices;
-    int64_t *values;   /* every index of every genome, in order */
+    int *values;       /* every index of every genome, in order (malloc'd:
+                        * the caller may take it and set values NULL) */
     size_t *starts;    /* ngenomes + 1: genome i is values[starts[i] .. starts[i+1]) */
     size_t ngenomes;
 } fm_estbody;

@@ -359,23 +359,41 @@ static int cost_genomes(space_costing *c, json_t *jg, fm_response *rs)
     return 0;
 }
 
-/* The arrays of every genome, then their costs. Returns -1 when one is
- * not a genome of the space (nothing answered). */
-static int cost_fast_genomes(space_costing *c, const fm_estbody *b)
+/* Whether every genome of b has a valid choice index for each gene of
+ * the space (what lut_space_genome_from_indices accepts). */
+static int fast_genomes_valid(const lut_space *sp, const fm_estbody *b)
+{
+    size_t ng = lut_space_gene_count(sp);
+    size_t choices[LUT_SPACE_MAX_GENES];
+    if (ng > LUT_SPACE_MAX_GENES)
+        return 0;
+    for (size_t g = 0; g < ng; g++)
+        choices[g] = lut_space_gene_at(sp, g)->n_choices;
+    for (size_t i = 0; i < b->ngenomes; i++) {
+        const int *v = b->values + b->starts[i];
+        if (b->starts[i + 1] - b->starts[i] != ng)
+            return 0;
+        for (size_t g = 0; g < ng; g++)
+            if (v[g] < 0 || (size_t)v[g] >= choices[g])
+                return 0;
+    }
+    return 1;
+}
+
+/* The genomes of b (taken when valid), then their costs. Returns -1 when
+ * one is not a genome of the space (nothing answered). */
+static int cost_fast_genomes(space_costing *c, fm_estbody *b)
 {
     size_t k = c->tables.n;
+    if (!fast_genomes_valid(c->sp, b))
+        return -1;
     c->n = b->ngenomes;
-    c->genomes = malloc((c->n * c->ng + 1) * sizeof *c->genomes);
+    c->genomes = b->values; /* n x ng, as the genomes are */
+    b->values = NULL;
     c->tot = calloc(c->n, sizeof *c->tot);
     c->lat = calloc(c->n * k + 1, sizeof *c->lat);
-    if (!c->genomes || !c->tot || !c->lat)
+    if (!c->tot || !c->lat)
         return -1;
-    for (size_t i = 0; i < c->n; i++) {
-        lut_error err = {.row = -1};
-        if (lut_space_genome_from_indices(c->sp, b->values + b->starts[i], b->starts[i + 1] - b->starts[i],
-                                          c->genomes + i * c->ng, &err))
-            return -1;
-    }
     for (size_t i = 0; i < c->n && c->coster; i++)
         lut_space_cost(c->coster, c->genomes + i * c->ng, &c->tot[i], c->lat + i * k);
     return 0;
