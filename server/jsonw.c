@@ -148,13 +148,107 @@ void fm_jw_int(fm_jw *w, int64_t v)
     fm_buf_append(w->buf, t, fm_json_uint_text((uint64_t)v, t));
 }
 
+__extension__ typedef unsigned __int128 u128;
+
+/* The 17 significant digits of m * 2^-s rounded to nearest, ties to even
+ * (as glibc's printf rounds), for the decimal exponent *p (guessed; set
+ * to the true one); 0 when the value is outside what 128 bits hold. */
+static uint64_t digits17(uint64_t m, unsigned s, int *p)
+{
+    static const uint64_t pow10[20] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+                                       10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+                                       100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+                                       100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+                                       100000000000000000ULL, 1000000000000000000ULL,
+                                       10000000000000000000ULL};
+    for (int tries = 0; tries < 4; tries++) {
+        int k = 16 - *p;
+        if (k < 0 || k > 19)
+            return 0;
+        u128 x = (u128)m * pow10[k];
+        u128 q = x >> s;
+        if (q < pow10[16]) {
+            (*p)--;
+            continue;
+        }
+        if (q >= pow10[17]) {
+            (*p)++;
+            continue;
+        }
+        if (s) {
+            u128 r = x & (((u128)1 << s) - 1), half = (u128)1 << (s - 1);
+            if (r > half || (r == half && (q & 1)))
+                q++;
+        }
+        if (q == pow10[17]) {
+            q = pow10[16];
+            (*p)++;
+        }
+        return (uint64_t)q;
+    }
+    return 0;
+}
+
+/* "%.17g" of v (C locale) without printf, for the finite v of 1e-3 to
+ * 2^53 in magnitude that are not integers above 2^53 (a latency, a ratio);
+ * returns 0 for any other v, which printf then writes. */
+static int g17_fast(double v, char *out)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    int neg = (int)(bits >> 63);
+    int be = (int)((bits >> 52) & 0x7ff);
+    if (be == 0 || be == 0x7ff || be > 1075)
+        return 0;
+    uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+    unsigned s = (unsigned)(1075 - be);
+    if (s > 64)
+        return 0;
+    double a = neg ? -v : v;
+    if (a < 1e-3)
+        return 0;
+    int p = (int)floor((be - 1023) * 0.30102999566398120); /* at most 1 low */
+    uint64_t q = digits17(m, s, &p);
+    if (!q || p < -4 || p >= 17)
+        return 0;
+    char d[17];
+    for (int i = 16; i >= 0; i--, q /= 10)
+        d[i] = (char)('0' + q % 10);
+    int last = 16; /* the last digit kept: trailing zeros of the fraction go */
+    while (last > (p > 0 ? p : 0) && d[last] == '0')
+        last--;
+    int n = 0;
+    if (neg)
+        out[n++] = '-';
+    if (p >= 0) {
+        memcpy(out + n, d, (size_t)p + 1);
+        n += p + 1;
+        if (last > p) {
+            out[n++] = '.';
+            memcpy(out + n, d + p + 1, (size_t)(last - p));
+            n += last - p;
+        }
+    } else {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int z = 0; z < -p - 1; z++)
+            out[n++] = '0';
+        memcpy(out + n, d, (size_t)last + 1);
+        n += last + 1;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 size_t fm_json_real_text(double v, char *out)
 {
     if (!isfinite(v)) {
         memcpy(out, "null", 5);
         return 0;
     }
-    int n = snprintf(out, FM_JSON_REAL_MAX, "%.17g", v);
+    int n = g17_fast(v, out);
+    if (!n)
+        n = snprintf(out, FM_JSON_REAL_MAX, "%.17g", v);
     if (n <= 0 || n >= FM_JSON_REAL_MAX - 2) {
         memcpy(out, "null", 5);
         return 0;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,10 +154,64 @@ static void reset_starts_a_new_line_value(void **state)
     free(b.data);
 }
 
+
+/* What fm_json_real_text writes for a value whose "%.17g" has no exponent:
+ * that text, with ".0" when it has no point. */
+static void expect_g17(double v)
+{
+    char want[64], got[FM_JSON_REAL_MAX];
+    int n = snprintf(want, sizeof want, "%.17g", v);
+    if (!strchr(want, 'e') && !strchr(want, '.'))
+        memcpy(want + n, ".0", 3);
+    if (strchr(want, 'e'))
+        return;
+    fm_json_real_text(v, got);
+    if (strcmp(want, got))
+        fail_msg("%a: want %s, got %s", v, want, got);
+}
+
+/* Reals written without printf are byte for byte printf's: random values
+ * of every magnitude, exact ties of the 17th digit (rounded to even),
+ * values next to powers of ten, integers. */
+static void reals_are_printf_text(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        uint64_t bits = (x & ~(0x7ffULL << 52)) | ((uint64_t)(1000 + (x >> 20) % 90) << 52);
+        memcpy(&v, &bits, sizeof v);
+        expect_g17(v);
+        expect_g17((double)(x >> 11) / 1024.0);
+        expect_g17((double)(x % 100000000) / 1000.0);
+    }
+    for (double n = 1125899906842624.0; n < 1125899906842624.0 + 4000; n += 1)
+        for (int q = 0; q < 4; q++)
+            expect_g17(n + q / 4.0);
+    for (double n = 562949953421312.0; n < 562949953421312.0 + 4000; n += 1)
+        for (int q = 0; q < 8; q++)
+            expect_g17(n + q / 8.0);
+    for (int e = -4; e < 17; e++) {
+        double p = pow(10, e);
+        expect_g17(p);
+        expect_g17(-p);
+        expect_g17(nextafter(p, 0));
+        expect_g17(nextafter(p, INFINITY));
+        expect_g17(p * 0.9999999999999999);
+    }
+    expect_g17(9007199254740991.0);
+    expect_g17(9007199254740992.0);
+    expect_g17(0.1);
+    expect_g17(1e-3);
+    expect_g17(0.00099999999999999999);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reals_match_jansson_and_round_trip),
+        cmocka_unit_test(reals_are_printf_text),
         cmocka_unit_test(nan_and_infinity_are_null),
         cmocka_unit_test(strings_and_structure_match_jansson),
         cmocka_unit_test(reset_starts_a_new_line_value),
