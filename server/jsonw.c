@@ -70,11 +70,27 @@ void fm_jw_array_end(fm_jw *w)
 
 void fm_jw_key(fm_jw *w, const char *key)
 {
+    char t[64];
+    size_t n = 0;
     before_value(w);
+    w->after_key = 1;
+    /* A short key without bytes to escape (every key of an answer) goes
+     * in one append. */
+    t[0] = '"';
+    for (; key[n] && n + 3 < sizeof t; n++) {
+        unsigned char c = (unsigned char)key[n];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        t[n + 1] = key[n];
+    }
+    if (!key[n]) {
+        memcpy(t + n + 1, "\":", 2);
+        fm_buf_append(w->buf, t, n + 3);
+        return;
+    }
     fm_buf_append(w->buf, "\"", 1);
     fm_json_escape(w->buf, key, strlen(key));
     fm_buf_append(w->buf, "\":", 2);
-    w->after_key = 1;
 }
 
 void fm_json_escape(fm_buf *b, const char *s, size_t n)
