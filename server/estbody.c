@@ -73,28 +73,52 @@ static int string(reader *r, span *out)
     return 0;
 }
 
-/* An integer as JSON writes it: -?(0|[1-9][0-9]*), at most 9 digits,
- * not followed by a fraction, an exponent or another digit. */
-static int integer(reader *r, int *out)
+#define IS_WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
+
+/* The integers of one genome after its '[' up to and past its ']'. Each is
+ * as JSON writes it, -?(0|[1-9][0-9]*), of at most 9 digits, and not
+ * followed by a fraction, an exponent or another digit. One tight loop:
+ * a batch has millions of them. */
+static int genome_values(reader *r, vec *values)
 {
-    skip_ws(r);
     const char *p = r->p, *end = r->end;
-    int neg = p < end && *p == '-';
-    p += neg;
-    if (p == end || *p < '0' || *p > '9')
-        return -1;
-    const char *digits = p;
-    int v = 0;
-    if (*p == '0') {
-        p++;
-    } else {
-        while (p < end && *p >= '0' && *p <= '9' && p - digits < MAX_INT_DIGITS)
-            v = v * 10 + (*p++ - '0');
+    int *d = values->data;
+    size_t n = values->n, cap = values->cap;
+    for (;;) {
+        while (p < end && IS_WS(*p))
+            p++;
+        if (n == cap) {
+            values->n = n;
+            if (vec_room(values, sizeof(int), 16384))
+                return -1;
+            d = values->data;
+            cap = values->cap;
+        }
+        int neg = p < end && *p == '-';
+        p += neg;
+        if (p == end || *p < '0' || *p > '9')
+            return -1;
+        const char *digits = p;
+        int v = 0;
+        if (*p == '0')
+            p++;
+        else
+            while (p < end && *p >= '0' && *p <= '9' && p - digits < MAX_INT_DIGITS)
+                v = v * 10 + (*p++ - '0');
+        if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
+            return -1;
+        d[n++] = neg ? -v : v;
+        while (p < end && IS_WS(*p))
+            p++;
+        if (p == end)
+            return -1;
+        if (*p == ']')
+            break;
+        if (*p++ != ',')
+            return -1;
     }
-    if (p < end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E'))
-        return -1;
-    *out = neg ? -v : v;
-    r->p = p;
+    values->n = n;
+    r->p = p + 1;
     return 0;
 }
 
@@ -126,16 +150,7 @@ static int genomes(reader *r, size_t max_genomes, vec *values, vec *starts)
         ((size_t *)starts->data)[starts->n++] = values->n;
         if (!take(r, '['))
             return -1;
-        if (take(r, ']'))
-            continue;
-        do {
-            if (vec_room(values, sizeof(int), 16384))
-                return -1;
-            if (integer(r, (int *)values->data + values->n))
-                return -1;
-            values->n++;
-        } while (take(r, ','));
-        if (!take(r, ']'))
+        if (!take(r, ']') && genome_values(r, values))
             return -1;
     } while (take(r, ','));
     if (!take(r, ']') || vec_room(starts, sizeof(size_t), 1) ||
