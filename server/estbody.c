@@ -89,7 +89,7 @@ static int genome_values(reader *r, vec *values)
             p++;
         if (n == cap) {
             values->n = n;
-            if (vec_room(values, sizeof(int), 16384))
+            if (vec_room(values, sizeof(int), 1024))
                 return -1;
             d = values->data;
             cap = values->cap;
@@ -145,7 +145,7 @@ static int genomes(reader *r, size_t max_genomes, vec *values, vec *starts)
     if (!take(r, '['))
         return -1;
     do {
-        if (starts->n >= max_genomes || vec_room(starts, sizeof(size_t), 1024))
+        if (starts->n >= max_genomes || vec_room(starts, sizeof(size_t), 64))
             return -1;
         ((size_t *)starts->data)[starts->n++] = values->n;
         if (!take(r, '['))
