@@ -62,3 +62,17 @@ fmas_web_build() {
         npm run --silent build
     ) || { echo "fmas: building web/ failed: fmasd is built without the dashboard (GET / answers 503)" >&2; return 1; }
 }
+
+# The benchmarks' own tools (bench/http_speed.sh): wrk drives the single
+# estimates over keep-alive connections.
+fmas_bench_deps() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    echo "fmas: installing for the benchmarks: wrk" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq --no-install-recommends wrk ||
+          { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }; } >&2 && return 0
+    fi
+    echo "fmas: run as root, or install it first:  sudo apt-get install -y wrk" >&2
+    return 1
+}

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void fm_buf_append(fm_buf *b, const char *s, size_t n)
+void fm_buf_append_slow(fm_buf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
@@ -19,6 +19,7 @@ void fm_buf_append(fm_buf *b, const char *s, size_t n)
         char *p = realloc(b->data, cap);
         if (!p) {
             b->oom = 1;
+            b->cap = 0;
             return;
         }
         b->data = p;
@@ -38,6 +39,7 @@ void fm_buf_printf(fm_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0) {
         b->oom = 1;
+        b->cap = 0;
         return;
     }
     if ((size_t)n < sizeof small) {
@@ -47,6 +49,7 @@ void fm_buf_printf(fm_buf *b, const char *fmt, ...)
     char *big = malloc((size_t)n + 1);
     if (!big) {
         b->oom = 1;
+        b->cap = 0;
         return;
     }
     va_start(ap, fmt);

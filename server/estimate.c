@@ -114,3 +114,65 @@ json_t *fm_versions_json(const fm_tables *t)
     }
     return v;
 }
+
+void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers, size_t hits,
+                      size_t missing, const json_t *missing_keys, int empty_keys)
+{
+    const lut_device *d = lut_table_device(t);
+    double per = lut_device_ms_per_unit(d);
+    fm_jw_object(w);
+    fm_jw_key(w, "total");
+    fm_jw_real(w, total);
+    fm_jw_key(w, "unit");
+    fm_jw_string(w, d->unit);
+    fm_jw_key(w, "ms");
+    if (per > 0)
+        fm_jw_real(w, total * per);
+    else
+        fm_jw_null(w);
+    fm_jw_key(w, "layers");
+    fm_jw_uint(w, layers);
+    fm_jw_key(w, "hits");
+    fm_jw_uint(w, hits);
+    fm_jw_key(w, "missing");
+    fm_jw_uint(w, missing);
+    fm_jw_key(w, "complete");
+    fm_jw_bool(w, missing == 0);
+    if (missing_keys || empty_keys) {
+        fm_jw_key(w, "missing_keys");
+        if (missing_keys) {
+            fm_jw_value(w, missing_keys);
+        } else {
+            fm_jw_array(w);
+            fm_jw_array_end(w);
+        }
+    }
+    fm_jw_object_end(w);
+}
+
+void fm_versions_write(fm_jw *w, const fm_tables *t)
+{
+    fm_jw_object(w);
+    for (size_t i = 0; i < t->n; i++) {
+        const lut_device *d = lut_table_device(t->tables[i]);
+        fm_jw_key(w, d->name);
+        fm_jw_uint(w, d->lut_version);
+    }
+    fm_jw_object_end(w);
+}
+
+void fm_versions_text(const fm_tables *t, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < t->n && len < size; i++) {
+        const lut_device *d = lut_table_device(t->tables[i]);
+        int n = snprintf(out + len, size - len, "%s%s=%llu", i ? "," : "", d->name,
+                         (unsigned long long)d->lut_version);
+        if (n < 0 || (size_t)n >= size - len) {
+            out[len] = '\0';
+            break;
+        }
+        len += (size_t)n;
+    }
+}

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "http.h"
+#include "jsonw.h"
 #include "lut.h"
 
 /* The tables of the devices a request names, each at one lut_version for
@@ -38,7 +39,15 @@ void fm_tables_release(fm_tables *t);
 json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t hits,
                         size_t missing, json_t *missing_keys);
 
+/* The same object written by w; missing_keys NULL writes none, or [] when
+ * empty_keys. */
+void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers, size_t hits,
+                      size_t missing, const json_t *missing_keys, int empty_keys);
+
 /* {device: lut_version} of the request's tables. */
 json_t *fm_versions_json(const fm_tables *t);
+void fm_versions_write(fm_jw *w, const fm_tables *t);
+/* "name=version,..." of the tables, for the Fmas-Lut-Versions header. */
+void fm_versions_text(const fm_tables *t, char *out, size_t size);
 
 #endif

@@ -110,3 +110,48 @@ void fm_predictor_annotate(const fm_predictor *p, size_t r, json_t *result)
     if (reasons)
         json_object_set_new(result, "predicted_reasons", reasons);
 }
+
+void fm_predictor_write(const fm_predictor *p, size_t r, fm_jw *w)
+{
+    fm_jw_key(w, "predicted");
+    if (p->n == 0) {
+        fm_jw_null(w);
+        fm_jw_key(w, "predicted_reason");
+        fm_jw_string(w, "the space has no observations yet");
+        return;
+    }
+    int failed = 0;
+    fm_jw_object(w);
+    for (size_t i = 0; i < p->n; i++) {
+        double mean, std;
+        fm_jw_key(w, p->metric[i]);
+        if (fm_predictor_get(p, r, (int)i, &mean, &std)) {
+            fm_jw_null(w);
+            failed = 1;
+            continue;
+        }
+        fm_jw_object(w);
+        fm_jw_key(w, "mean");
+        fm_jw_real(w, mean);
+        fm_jw_key(w, "std");
+        fm_jw_real(w, std);
+        fm_jw_key(w, "fidelity");
+        fm_jw_string(w, p->models[i]->fidelity);
+        fm_jw_key(w, "model_version");
+        fm_jw_int(w, (int64_t)p->models[i]->version);
+        fm_jw_object_end(w);
+    }
+    fm_jw_object_end(w);
+    if (!failed)
+        return;
+    fm_jw_key(w, "predicted_reasons");
+    fm_jw_object(w);
+    for (size_t i = 0; i < p->n; i++) {
+        double mean, std;
+        if (fm_predictor_get(p, r, (int)i, &mean, &std) == 0)
+            continue;
+        fm_jw_key(w, p->metric[i]);
+        fm_jw_string(w, p->reason[i][0] ? p->reason[i] : "the prediction failed");
+    }
+    fm_jw_object_end(w);
+}

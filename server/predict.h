@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "jsonw.h"
 #include "models.h"
 #include "spaces.h"
 
@@ -47,5 +48,9 @@ int fm_predictor_get(const fm_predictor *p, size_t r, int i, double *mean, doubl
 /* Add "predicted" (and "predicted_reasons" / "predicted_reason") of row r
  * of the last run to result. */
 void fm_predictor_annotate(const fm_predictor *p, size_t r, json_t *result);
+
+/* The same members, "predicted" and its reasons, written into the object
+ * w is in (the text json_dumps gives for the annotated object). */
+void fm_predictor_write(const fm_predictor *p, size_t r, fm_jw *w);
 
 #endif

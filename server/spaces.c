@@ -64,6 +64,7 @@ static void space_free(fm_space *s)
     if (!s)
         return;
     fm_models_free(s->models);
+    fm_costers_free(s->costers);
     fm_obs_free(s->obs);
     genes_free(s->genes, s->space ? lut_space_gene_count(s->space) : 0);
     lut_space_free(s->space);
@@ -488,7 +489,8 @@ int fm_space_from_definition(json_t *def, fm_space **out, lut_error *err)
     s->genes = genes;
     s->definition = canon;
     atomic_init(&s->refs, 1);
-    if (!(s->obs = fm_obs_new(lut_space_gene_count(sp))) || !(s->models = fm_models_new())) {
+    if (!(s->obs = fm_obs_new(lut_space_gene_count(sp))) || !(s->models = fm_models_new()) ||
+        !(s->costers = fm_costers_new())) {
         space_free(s);
         return LUT_ENOMEM;
     }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "costers.h"
 #include "lut.h"
 #include "observations.h"
 #include "space.h"
@@ -46,6 +47,7 @@ typedef struct fm_space {
     atomic_int refs;
     fm_obs_set *obs;    /* its observations (observations.c) */
     fm_models *models;  /* its fitted surrogates (models.c) */
+    fm_costers *costers; /* its costers by tables (costers.c) */
 } fm_space;
 
 typedef struct fm_spaces {

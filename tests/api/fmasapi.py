@@ -161,6 +161,7 @@ PROBLEM_TYPES = {
     403: {"forbidden"},
     404: {"not-found"},
     405: {"method-not-allowed"},
+    406: {"not-acceptable"},
     409: {"conflict"},
     413: {"body-too-large"},
     415: {"unsupported-media-type"},

@@ -78,6 +78,7 @@ def test_every_schema_file_is_valid_2020_12(schemas):
         "estimate-response.json", "space.json", "space-list.json", "space-create.json",
         "genome.json", "space-expand-request.json", "space-expand-response.json",
         "space-layers.json", "space-estimate-request.json", "space-estimate-response.json",
+        "space-estimate-fields-response.json",
         "observations-post.json", "observations-post-result.json", "observations-list.json",
         "surrogate.json", "screen-request.json", "screen-response.json",
         "evaluator-input.json", "evaluator-output.json"}
@@ -185,7 +186,7 @@ def test_openapi_covers_every_endpoint(openapi):
             ("/v1/spaces/{id}/observations", "get", ["metric", "fidelity"], set()),
             ("/v1/spaces/{id}/surrogate", "get", ["metric", "fidelity"], {"metric"}),
             ("/v1/spaces/{id}/surrogate:fit", "post", ["metric", "fidelity"], {"metric"}),
-            ("/v1/spaces/{id}/estimate", "post", ["fidelity"], set())]:
+            ("/v1/spaces/{id}/estimate", "post", ["fidelity", "fields"], set())]:
         params = [_resolve_pointer(openapi, p["$ref"][1:]) if "$ref" in p else p
                   for p in paths[path][method].get("parameters", [])]
         query = {p["name"]: p for p in params if p["in"] == "query"}
