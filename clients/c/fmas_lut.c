@@ -100,6 +100,26 @@ static const char *format_name(upload_format f)
     return f == FMT_JSON ? "json" : f == FMT_NDJSON ? "ndjson" : "csv";
 }
 
+/* Print an upload's answer ("FILE: N <what> accepted (FORMAT, MODE); ...")
+ * and take it; 0, or report()'s code when it lacks a field. */
+static int print_accepted(fc_client *c, json_t *answer, const char *file, const char *what, const char *format,
+                          const args *a)
+{
+    json_int_t accepted, entries, version;
+    const char *hash = NULL;
+    if (json_unpack(answer, "{s:I, s:I, s:I, s:s}", "accepted", &accepted, "entries", &entries, "lut_version",
+                    &version, "lut_hash", &hash)) {
+        fc_fail(c, FC_EPROTO, "the answer lacks accepted, entries, lut_version or lut_hash");
+        json_decref(answer);
+        return report(c);
+    }
+    printf("%s: %" JSON_INTEGER_FORMAT " %s accepted (%s, %s); %s has %" JSON_INTEGER_FORMAT
+           " entries, lut_version %" JSON_INTEGER_FORMAT ", lut_hash %s\n",
+           file, accepted, what, format, a->mode, a->devices[0], entries, version, hash);
+    json_decref(answer);
+    return 0;
+}
+
 static const char *format_type(upload_format f)
 {
     return f == FMT_JSON ? "application/json" : f == FMT_NDJSON ? "application/x-ndjson" : "text/csv";
@@ -237,19 +257,7 @@ static int upload_one(fc_client *c, const args *a, const char *file)
         fprintf(stderr, "%s: %s\n", file, fc_error(c));
         return 1;
     }
-    json_int_t accepted, entries, version;
-    const char *hash = NULL;
-    if (json_unpack(answer, "{s:I, s:I, s:I, s:s}", "accepted", &accepted, "entries", &entries, "lut_version",
-                    &version, "lut_hash", &hash)) {
-        fc_fail(c, FC_EPROTO, "the answer lacks accepted, entries, lut_version or lut_hash");
-        json_decref(answer);
-        return report(c);
-    }
-    printf("%s: %" JSON_INTEGER_FORMAT " rows accepted (%s, %s); %s has %" JSON_INTEGER_FORMAT
-           " entries, lut_version %" JSON_INTEGER_FORMAT ", lut_hash %s\n",
-           file, accepted, format_name((upload_format)fmt), a->mode, a->devices[0], entries, version, hash);
-    json_decref(answer);
-    return 0;
+    return print_accepted(c, answer, file, "rows", format_name((upload_format)fmt), a);
 }
 
 static int cmd_upload(fc_client *c, const args *a)
@@ -338,19 +346,7 @@ static int cmd_import(fc_client *c, const args *a)
     }
     if (rc)
         return report(c);
-    json_int_t accepted, entries, version;
-    const char *hash = NULL;
-    if (json_unpack(answer, "{s:I, s:I, s:I, s:s}", "accepted", &accepted, "entries", &entries, "lut_version",
-                    &version, "lut_hash", &hash)) {
-        fc_fail(c, FC_EPROTO, "the answer lacks accepted, entries, lut_version or lut_hash");
-        json_decref(answer);
-        return report(c);
-    }
-    printf("%s: %" JSON_INTEGER_FORMAT " layers accepted (gap8-perf, %s); %s has %" JSON_INTEGER_FORMAT
-           " entries, lut_version %" JSON_INTEGER_FORMAT ", lut_hash %s\n",
-           a->files[0], accepted, a->mode, a->devices[0], entries, version, hash);
-    json_decref(answer);
-    return 0;
+    return print_accepted(c, answer, a->files[0], "layers", "gap8-perf", a);
 }
 
 /* ------------------------------------------------------------ devices */
