@@ -9,7 +9,7 @@ import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import call, fmasd, throughput  # noqa: E402
+from http_bench import add_second_device, fmasd, throughput  # noqa: E402
 from peer_space import GENES  # noqa: E402
 
 SPACE = "deeplabv3plus-mobilenetv2"
@@ -18,12 +18,7 @@ SPACE = "deeplabv3plus-mobilenetv2"
 def main(binary, batch=1000, clients=2):
     rnd = random.Random(5)
     with fmasd(binary, bundled=True) as (port, c):
-        rows = call(c, "GET", "/v1/devices/example-cpu/lut", headers={"Accept": "text/csv"}).decode().splitlines()
-        mi = rows[0].split(",").index("latency_mean")
-        scaled = [rows[0]] + [",".join(f"{float(x) * 1.7:.3f}" if i == mi else x
-                                       for i, x in enumerate(r.split(","))) for r in rows[1:]]
-        call(c, "PUT", "/v1/devices/example-gpu", json.dumps({"unit": "us"}))
-        call(c, "POST", "/v1/devices/example-gpu/lut", "\n".join(scaled), {"Content-Type": "text/csv"})
+        add_second_device(c)
         bodies = [json.dumps({"devices": ["example-cpu", "example-gpu"],
                               "genomes": [[rnd.randrange(len(ch)) for _, ch in GENES] for _ in range(batch)]}).encode()
                   for _ in range(8)]

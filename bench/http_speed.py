@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import call, fmasd  # noqa: E402
+from http_bench import add_second_device, fmasd  # noqa: E402
 from peer_space import GENES  # noqa: E402
 
 SPACE = "deeplabv3plus-mobilenetv2"
@@ -35,15 +35,6 @@ FORMATS = {
     "csv": ("", "text/csv"),
     "ndjson": ("", "application/x-ndjson"),
 }
-
-
-def add_second_device(c):
-    rows = call(c, "GET", "/v1/devices/example-cpu/lut", headers={"Accept": "text/csv"}).decode().splitlines()
-    mi = rows[0].split(",").index("latency_mean")
-    scaled = [rows[0]] + [",".join(f"{float(x) * 1.7:.3f}" if i == mi else x
-                                   for i, x in enumerate(r.split(","))) for r in rows[1:]]
-    call(c, "PUT", "/v1/devices/example-gpu", json.dumps({"unit": "us"}))
-    call(c, "POST", "/v1/devices/example-gpu/lut", "\n".join(scaled), {"Content-Type": "text/csv"})
 
 
 def genomes(rnd, n):
