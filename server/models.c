@@ -224,6 +224,15 @@ json_t *fm_model_json(const fm_model *model, const char *space_id, size_t min_ob
             if (!strcmp(model->candidates[i].model, sur_kind_name(info.kind)))
                 best = &model->candidates[i];
         json_object_set_new(o, "cv", best ? cv_json(&best->cv) : json_null());
+        json_object_set_new(o, "std_scale", json_real(info.std_scale));
+        if (info.kind == SUR_ENSEMBLE) {
+            json_t *members = json_array();
+            for (size_t i = 0; i < info.ensemble_n; i++)
+                json_array_append_new(members, json_pack("{s:s, s:f}", "model",
+                                                         sur_kind_name(info.ensemble_kind[i]), "weight",
+                                                         info.ensemble_weight[i]));
+            json_object_set_new(o, "ensemble", members);
+        }
     } else {
         json_object_set_new(o, "model", json_null());
         json_object_set_new(o, "cv", json_null());

@@ -39,7 +39,7 @@ typedef struct fm_model {
     sur_model *model;    /* the chosen model, when fitted */
     sur_features *features;
     lut_space_coster *coster; /* MACs and params for the features (builder spaces) */
-    fm_cv candidates[4];
+    fm_cv candidates[SUR_N_KINDS];
     size_t ncandidates;
     /* When fitted: the rows it was fitted on (distinct genomes, mean and
      * count of their repeats; nq = 1) and each row's held-out CV

@@ -138,11 +138,18 @@ typedef struct sur_data {
 
 typedef enum sur_kind {
     SUR_RIDGE = 0, /* ridge on features + pairwise products, GCV lambda */
-    SUR_GP = 1     /* Gaussian process, Matern 5/2 kernel, ML-II */
+    SUR_GP = 1,    /* Gaussian process, Matern 5/2 kernel, ML-II */
+    SUR_GP_OVERLAP = 2, /* Gaussian process, overlap (ARD exponential)
+                           kernel: categorical on one-hot genes, ML-II */
+    SUR_FOREST = 3,     /* random forest, spread of the trees as std */
+    SUR_RIDGE_LINEAR = 4, /* ridge on the features alone, GCV lambda */
+    SUR_ENSEMBLE = 5    /* weighted mean of the best other kinds */
 } sur_kind;
-#define SUR_N_KINDS 2
+#define SUR_N_KINDS 6
+#define SUR_ENSEMBLE_MAX 3 /* members of an ensemble */
 
-/* "ridge", "gp"; NULL for anything else. */
+/* "ridge", "gp", "gp_overlap", "forest", "ridge_linear", "ensemble";
+ * NULL for anything else. */
 const char *sur_kind_name(sur_kind kind);
 
 typedef struct sur_options {
@@ -245,6 +252,16 @@ typedef struct sur_model_info {
     double gp_noise_var;  /* sn2 of one observation, units of y^2 */
     double gp_jitter;     /* jitter added to the final factorization */
     double gp_lml;        /* log marginal likelihood at the optimum */
+    /* forest */
+    size_t forest_trees;
+    /* ensemble: its members and their weights (summing to 1) */
+    size_t ensemble_n;
+    sur_kind ensemble_kind[SUR_ENSEMBLE_MAX];
+    double ensemble_weight[SUR_ENSEMBLE_MAX];
+    /* every kind: the factor applied to the model's own std so that its
+     * cross-validated residuals fall within +-2 std at least 95% of the
+     * time (1 unless sur_fit_best found them wider; see there) */
+    double std_scale;
 } sur_model_info;
 
 void sur_model_get_info(const sur_model *model, sur_model_info *out);
@@ -266,7 +283,9 @@ typedef struct sur_cv {
     double coverage_2sigma;
 } sur_cv;
 
-/* k-fold CV of one kind. Needs n >= 3 (SUR_ETOOFEW). */
+/* k-fold CV of one kind. Needs n >= 3 (SUR_ETOOFEW). The ensemble kind
+ * is here (as in sur_fit) the equal-weight mean of ridge, gp_overlap and
+ * forest, its std uncalibrated. */
 int sur_cross_validate(sur_kind kind, const sur_data *data,
                        const sur_options *opt, sur_cv *out);
 
@@ -279,7 +298,18 @@ typedef struct sur_selection {
 /*
  * Cross-validate every kind on the same folds, pick the best CV Kendall
  * tau (ties: lower RMSE, then the lower kind), refit it on all rows and
- * return it in *out. A kind whose CV or refit fails is reported in sel->rc
+ * return it in *out.
+ *
+ * The ensemble is not cross-validated on its own: its held-out predictions
+ * are the weighted mean of those of its members, the SUR_ENSEMBLE_MAX
+ * other kinds of best CV tau, weighted in proportion to 1 / CV MSE (its
+ * std: the mixture's, members' variances plus their disagreement). When
+ * it wins, those members are refitted on all rows.
+ *
+ * Uncertainty calibration: for each kind, s = max(1, q95 / 2), q95 the
+ * 95th percentile of |y - mean| / std over the held-out rows; the kind's
+ * held-out std and CV coverages are those of std * s, and the refitted
+ * model predicts std * s (sur_model_info.std_scale). A kind whose CV or refit fails is reported in sel->rc
  * and the next best is used; SUR_EFAILED when all fail. sel may be NULL.
  * Needs n >= 3.
  */

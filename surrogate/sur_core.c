@@ -55,7 +55,8 @@ int Sur_gsl_rc(int gsl_rc)
 
 const char *sur_kind_name(sur_kind kind)
 {
-    static const char *const names[SUR_N_KINDS] = {"ridge", "gp"};
+    static const char *const names[SUR_N_KINDS] = {
+        "ridge", "gp", "gp_overlap", "forest", "ridge_linear", "ensemble"};
     if ((unsigned)kind >= SUR_N_KINDS)
         return NULL;
     return names[kind];

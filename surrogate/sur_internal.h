@@ -61,6 +61,8 @@ void Sur_train_free(Sur_train *t);
 /* Per-kind fitted state, behind the common sur_model. */
 typedef struct Sur_ridge Sur_ridge;
 typedef struct Sur_gp Sur_gp;
+typedef struct Sur_ogp Sur_ogp;
+typedef struct Sur_forest Sur_forest;
 
 struct sur_model {
     sur_kind kind;
@@ -69,6 +71,9 @@ struct sur_model {
     sur_model_info info;
     Sur_ridge *ridge;
     Sur_gp *gp;
+    Sur_ogp *ogp;
+    Sur_forest *forest;
+    sur_model *member[SUR_ENSEMBLE_MAX]; /* ensemble: info.ensemble_n */
 };
 
 /*
@@ -104,5 +109,19 @@ void Sur_gp_free(Sur_gp *g);
 int Sur_gp_predict(const Sur_gp *g, const double *z, size_t n, double *mean,
                    double *var_latent);
 double Sur_gp_noise_var(const Sur_gp *g);
+
+int Sur_ogp_fit(const Sur_train *t, const sur_options *opt, Sur_ogp **out,
+                sur_model_info *info);
+void Sur_ogp_free(Sur_ogp *g);
+int Sur_ogp_predict(const Sur_ogp *g, const double *z, size_t n, double *mean,
+                    double *var_latent);
+double Sur_ogp_noise_var(const Sur_ogp *g);
+
+int Sur_forest_fit(const Sur_train *t, const sur_options *opt,
+                   Sur_forest **out, sur_model_info *info);
+void Sur_forest_free(Sur_forest *f);
+int Sur_forest_predict(const Sur_forest *f, const double *z, size_t n,
+                       double *mean, double *var_latent);
+double Sur_forest_noise_var(const Sur_forest *f);
 
 #endif

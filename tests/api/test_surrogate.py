@@ -151,13 +151,24 @@ def check_cv(cv):
         assert cv["coverage_1sigma"] <= cv["coverage_2sigma"], cv
 
 
+KINDS = ("ridge", "gp", "gp_overlap", "forest", "ridge_linear", "ensemble")
+
+
 def check_fitted(sur, n, distinct, metric="miou", fidelity="default"):
     assert sur["status"] == "fitted", sur
     assert sur["metric"] == metric and sur["fidelity"] == fidelity
     assert (sur["n"], sur["distinct"]) == (n, distinct), sur
     assert sur["min_observations"] == MIN_OBS
-    assert sur["model"] in ("ridge", "gp") and "reason" not in sur
-    assert sorted(c["model"] for c in sur["candidates"]) == ["gp", "ridge"], sur
+    assert sur["model"] in KINDS and "reason" not in sur
+    names = [c["model"] for c in sur["candidates"]]
+    assert {"gp", "ridge"} <= set(names) <= set(KINDS) and len(set(names)) == len(names), sur
+    assert sur["std_scale"] >= 1
+    if sur["model"] == "ensemble":
+        members = sur["ensemble"]
+        assert 2 <= len(members) <= 3 and abs(sum(m["weight"] for m in members) - 1) < 1e-9, sur
+        assert all(m["model"] in names and m["model"] != "ensemble" for m in members), sur
+    else:
+        assert "ensemble" not in sur
     for c in sur["candidates"]:
         check_cv(c["cv"])
     chosen = next(c for c in sur["candidates"] if c["model"] == sur["model"])

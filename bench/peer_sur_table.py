@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Surrogate on a real accuracy table: the data, and the scikit-learn peers.
+
+  peer_sur_table.py prep CSV OUT  write OUT (bench_sur_table's input) from
+                                  a table with columns arch_str (a tuple of
+                                  choice codes) and val_pixel_acc, e.g.
+                                  ../shared/data/transnas101_macro_segmentsemantic.csv
+  peer_sur_table.py run OUT       fit the peers on the same splits, print one
+                                  line per (n, split, model)
+
+Splits: 5 seeded permutations of the rows (numpy RandomState(s)); for n in
+100 and 300 the training rows are the first n of permutation s, every other
+row is ranked. Peers, on one-hot features of the genes:
+  ridge_onehot   RidgeCV(alphas=logspace(-4, 4, 33))
+  ridge_pairwise the same on one-hot plus their pairwise products
+  gp_matern      GaussianProcessRegressor(C * Matern(2.5, one length per
+                 feature) + WhiteKernel, normalize_y)
+  forest         RandomForestRegressor(100 trees)
+  boosting       GradientBoostingRegressor() (its defaults)
+Output: peer_table n=N split=S model=K tau=.. cov2=.. fit_s=..
+(cov2: share of held-out truths within +-2 std, for the GP only; -1 else.)
+"""
+import ast
+import csv
+import sys
+import time
+import warnings
+
+import numpy as np
+
+SPLITS = 5
+SIZES = (100, 300)
+
+
+def prep(src, out):
+    with open(src) as f:
+        rows = list(csv.DictReader(f))
+    genomes = [list(ast.literal_eval(r["arch_str"])) for r in rows]
+    y = [float(r["val_pixel_acc"]) for r in rows]
+    g = len(genomes[0])
+    places = []
+    for s in range(SPLITS):
+        perm = np.random.RandomState(s).permutation(len(y))
+        place = np.empty(len(y), dtype=int)
+        place[perm] = np.arange(len(y))
+        places.append(place)
+    with open(out, "w") as f:
+        f.write(",".join(["y"] + [f"s{s}" for s in range(SPLITS)] +
+                         [f"g{i}" for i in range(g)]) + "\n")
+        for i in range(len(y)):
+            f.write(",".join([repr(y[i])] + [str(p[i]) for p in places] +
+                             [str(v) for v in genomes[i]]) + "\n")
+
+
+def load(path):
+    with open(path) as f:
+        head = f.readline().strip().split(",")
+        a = np.loadtxt(f, delimiter=",")
+    ns = sum(h.startswith("s") for h in head)
+    return a[:, 0], a[:, 1:1 + ns].astype(int), a[:, 1 + ns:].astype(int)
+
+
+def run(path):
+    from scipy.stats import kendalltau
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures
+    warnings.filterwarnings("ignore")
+    y, place, g = load(path)
+    c = int(g.max()) + 1
+    oh = OneHotEncoder(categories=[list(range(c))] * g.shape[1],
+                       sparse_output=False).fit_transform(g)
+    pw = PolynomialFeatures(2, interaction_only=True, include_bias=False).fit_transform(oh)
+    alphas = np.logspace(-4, 4, 33)
+    models = {
+        "ridge_onehot": (oh, lambda: RidgeCV(alphas=alphas)),
+        "ridge_pairwise": (pw, lambda: RidgeCV(alphas=alphas)),
+        "gp_matern": (oh, lambda: GaussianProcessRegressor(
+            ConstantKernel() * Matern(length_scale=np.ones(oh.shape[1]), nu=2.5)
+            + WhiteKernel(), normalize_y=True, random_state=0)),
+        "forest": (oh, lambda: RandomForestRegressor(100, random_state=0)),
+        "boosting": (oh, lambda: GradientBoostingRegressor(random_state=0)),
+    }
+    for n in SIZES:
+        for s in range(place.shape[1]):
+            tr, te = place[:, s] < n, place[:, s] >= n
+            for name, (x, make) in models.items():
+                t0 = time.perf_counter()
+                m = make().fit(x[tr], y[tr])
+                el = time.perf_counter() - t0
+                cov = -1.0
+                if name == "gp_matern":
+                    mu, sd = m.predict(x[te], return_std=True)
+                    cov = float(np.mean(np.abs(y[te] - mu) <= 2 * sd))
+                else:
+                    mu = m.predict(x[te])
+                tau = kendalltau(y[te], mu)[0]
+                print(f"peer_table n={n} split={s} model={name} tau={tau:.4f} "
+                      f"cov2={cov:.3f} fit_s={el:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "prep":
+        prep(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "run":
+        run(sys.argv[2])
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,483 @@
+/*
+ * sur_ogp.c — Gaussian process with an overlap kernel: one weight per
+ * feature (automatic relevance determination),
+ *
+ *   k(x, x') = s2 exp(-sum_j theta_j |x_j - x'_j|),
+ *
+ * a product of exponential kernels, positive definite for any theta >= 0.
+ * On the one-hot columns of an unordered gene two columns differ when the
+ * choices differ and none when they agree, so the kernel only asks "same
+ * choice or not", with a learned weight per choice: the categorical overlap
+ * (Hamming) kernel with ARD. On an ordered gene or an extra number it is
+ * the Laplace kernel along that column.
+ *
+ * Like sur_gp.c: y scaled to unit spread, A = R + g D (+ jitter), s2
+ * profiled out; the hyperparameters log theta_j and log g minimize the
+ * negative log marginal likelihood plus a weak Gaussian prior on each
+ * log theta_j about its start (which keeps weights of features the data
+ * cannot identify from running off), by gsl_multimin vector_bfgs2 with
+ * the analytic gradient
+ *   d nlml / d p = 1/2 tr((A^-1 - x x^T / s2) dA/dp),  x = A^-1 y.
+ * With more rows than gp_subset, the hyperparameters are fitted on a
+ * seeded subset of that many rows and the model then factors all rows.
+ */
+#include "sur_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_vector.h>
+
+#define OGP_MAX_ITER 40
+#define OGP_PRIOR_SD 2.0    /* prior sd of each log theta_j about its start */
+#define OGP_LOG_G_MIN (-13.8) /* g >= 1e-6 */
+#define OGP_LOG_G_MAX 2.3
+#define OGP_LOG_SPAN 8.0    /* log theta_j within start +- this */
+#define OGP_BAD 1e30
+#define PREDICT_CHUNK 64
+
+static const double ogp_jitters[] = {0.0, 1e-8, 1e-6, 1e-4};
+#define OGP_N_JITTERS (sizeof ogp_jitters / sizeof ogp_jitters[0])
+
+struct Sur_ogp {
+    size_t n, d;
+    double *z;      /* n x d training rows */
+    double *theta;  /* d */
+    gsl_matrix *L;  /* Cholesky factor of A */
+    double *alpha;  /* A^-1 yt */
+    double s2, g, ybar, ys;
+};
+
+typedef struct ogp_problem {
+    size_t n, d;
+    const double *z; /* rows, n x d (borrowed) */
+    double *y;       /* n, scaled */
+    double *dinv;    /* n: 1 / count */
+    double *theta0;  /* d: starting log weights (prior centres) */
+    gsl_matrix *M;   /* Cholesky factor of the last evaluation */
+    gsl_matrix *W;   /* A^-1, then A^-1 - x x^T / s2 */
+    gsl_vector *x;
+    double q, logdet, jitter;
+    int rc;
+} ogp_problem;
+
+void Sur_ogp_free(Sur_ogp *g)
+{
+    if (!g)
+        return;
+    free(g->z);
+    free(g->theta);
+    gsl_matrix_free(g->L);
+    free(g->alpha);
+    free(g);
+}
+
+double Sur_ogp_noise_var(const Sur_ogp *g)
+{
+    return g->ys * g->ys * g->s2 * g->g;
+}
+
+static double kernel(const double *a, const double *b, const double *theta,
+                     size_t d)
+{
+    double s = 0;
+    for (size_t j = 0; j < d; j++)
+        s += theta[j] * fabs(a[j] - b[j]);
+    return exp(-s);
+}
+
+static void problem_free(ogp_problem *p)
+{
+    free(p->y);
+    free(p->dinv);
+    free(p->theta0);
+    gsl_matrix_free(p->M);
+    gsl_matrix_free(p->W);
+    gsl_vector_free(p->x);
+    memset(p, 0, sizeof *p);
+}
+
+/* Starting weights: theta_j = 1 / (d_eff m_j), m_j the mean |difference|
+ * of column j over pairs of rows, d_eff the number of varying columns, so
+ * that two typical rows start at correlation exp(-1). */
+static void start_weights(ogp_problem *p)
+{
+    const size_t n = p->n, d = p->d;
+    size_t live = 0;
+    for (size_t j = 0; j < d; j++) {
+        double s = 0;
+        for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < a; b++)
+                s += fabs(p->z[a * d + j] - p->z[b * d + j]);
+        p->theta0[j] = s / (0.5 * (double)n * (double)(n - 1));
+        live += p->theta0[j] > 1e-12;
+    }
+    for (size_t j = 0; j < d; j++)
+        p->theta0[j] = p->theta0[j] > 1e-12
+                           ? log(1.0 / ((double)live * p->theta0[j]))
+                           : 0.0;
+}
+
+static int problem_make(ogp_problem *p, const Sur_train *t, const double *z,
+                        const size_t *idx, size_t n, double ys)
+{
+    memset(p, 0, sizeof *p);
+    p->n = n;
+    p->d = t->d;
+    p->z = z;
+    p->y = malloc(n * sizeof *p->y);
+    p->dinv = malloc(n * sizeof *p->dinv);
+    p->theta0 = malloc(t->d * sizeof *p->theta0);
+    p->M = gsl_matrix_alloc(n, n);
+    p->W = gsl_matrix_alloc(n, n);
+    p->x = gsl_vector_alloc(n);
+    if (!p->y || !p->dinv || !p->theta0 || !p->M || !p->W || !p->x) {
+        problem_free(p);
+        return SUR_ENOMEM;
+    }
+    for (size_t a = 0; a < n; a++) {
+        size_t i = idx ? idx[a] : a;
+        p->y[a] = (t->y[i] - t->ybar) / ys;
+        p->dinv[a] = 1.0 / t->w[i];
+    }
+    start_weights(p);
+    return SUR_OK;
+}
+
+/* Factor A for weights theta (d) and ratio g; x = A^-1 y, q, log|A|. */
+static int problem_factor(ogp_problem *p, const double *theta, double g)
+{
+    const size_t n = p->n, d = p->d;
+    int status = GSL_EDOM;
+    for (size_t jt = 0; jt < OGP_N_JITTERS; jt++) {
+        for (size_t a = 0; a < n; a++) {
+            double *row = gsl_matrix_ptr(p->M, a, 0);
+            for (size_t b = 0; b < a; b++)
+                row[b] = kernel(p->z + a * d, p->z + b * d, theta, d);
+            row[a] = 1.0 + g * p->dinv[a] + ogp_jitters[jt];
+        }
+        status = gsl_linalg_cholesky_decomp1(p->M);
+        if (status == GSL_SUCCESS) {
+            p->jitter = ogp_jitters[jt];
+            break;
+        }
+        if (status != GSL_EDOM)
+            return p->rc = Sur_gsl_rc(status);
+    }
+    if (status != GSL_SUCCESS)
+        return SUR_ENOTPD;
+    gsl_vector_const_view y = gsl_vector_const_view_array(p->y, n);
+    status = gsl_linalg_cholesky_solve(p->M, &y.vector, p->x);
+    if (!status)
+        status = gsl_blas_ddot(&y.vector, p->x, &p->q);
+    if (status)
+        return p->rc = Sur_gsl_rc(status);
+    p->logdet = 0;
+    for (size_t a = 0; a < n; a++)
+        p->logdet += 2.0 * log(gsl_matrix_get(p->M, a, a));
+    return SUR_OK;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Hyperparameter vector h = (log theta_0..d-1, log g) to theta and g,
+ * clamped to the box. */
+static double unpack(const ogp_problem *p, const gsl_vector *h, double *theta)
+{
+    for (size_t j = 0; j < p->d; j++)
+        theta[j] = exp(clamp(gsl_vector_get(h, j), p->theta0[j] - OGP_LOG_SPAN,
+                             p->theta0[j] + OGP_LOG_SPAN));
+    return exp(clamp(gsl_vector_get(h, p->d), OGP_LOG_G_MIN, OGP_LOG_G_MAX));
+}
+
+/* Objective and gradient at h; grad may be NULL. OGP_BAD where A cannot
+ * be factored. */
+static double evaluate(ogp_problem *p, const gsl_vector *h, gsl_vector *grad)
+{
+    const size_t n = p->n, d = p->d;
+    double *theta = malloc(d * sizeof *theta);
+    if (!theta) {
+        p->rc = SUR_ENOMEM;
+        return OGP_BAD;
+    }
+    double g = unpack(p, h, theta);
+    double f = OGP_BAD;
+    if (problem_factor(p, theta, g))
+        goto done;
+    double s2 = p->q / (double)n;
+    s2 = s2 > 1e-12 ? s2 : 1e-12;
+    f = 0.5 * (double)n * log(s2) + 0.5 * p->logdet;
+    for (size_t j = 0; j < d; j++) {
+        double u = (gsl_vector_get(h, j) - p->theta0[j]) / OGP_PRIOR_SD;
+        f += 0.5 * u * u;
+    }
+    if (!grad)
+        goto done;
+    gsl_matrix_memcpy(p->W, p->M);
+    int status = gsl_linalg_cholesky_invert(p->W);
+    if (status) {
+        p->rc = Sur_gsl_rc(status);
+        f = OGP_BAD;
+        goto done;
+    }
+    double gg = 0;
+    for (size_t a = 0; a < n; a++) {
+        double *w = gsl_matrix_ptr(p->W, a, 0);
+        double xa = gsl_vector_get(p->x, a);
+        for (size_t b = 0; b <= a; b++)
+            w[b] -= xa * gsl_vector_get(p->x, b) / s2;
+        gg += 0.5 * g * w[a] * p->dinv[a];
+    }
+    gsl_vector_set(grad, d, gg);
+    for (size_t j = 0; j < d; j++)
+        gsl_vector_set(grad, j, (gsl_vector_get(h, j) - p->theta0[j]) /
+                                    (OGP_PRIOR_SD * OGP_PRIOR_SD));
+    /* off-diagonal pairs count twice in the trace */
+    for (size_t a = 1; a < n; a++) {
+        const double *w = gsl_matrix_const_ptr(p->W, a, 0);
+        const double *za = p->z + a * d;
+        for (size_t b = 0; b < a; b++) {
+            const double *zb = p->z + b * d;
+            double c = -w[b] * kernel(za, zb, theta, d);
+            for (size_t j = 0; j < d; j++)
+                grad->data[j * grad->stride] +=
+                    c * theta[j] * fabs(za[j] - zb[j]);
+        }
+    }
+done:
+    free(theta);
+    return f;
+}
+
+static double obj_f(const gsl_vector *h, void *params)
+{
+    return evaluate(params, h, NULL);
+}
+
+static void obj_df(const gsl_vector *h, void *params, gsl_vector *grad)
+{
+    if (evaluate(params, h, grad) >= OGP_BAD)
+        gsl_vector_set_zero(grad);
+}
+
+static void obj_fdf(const gsl_vector *h, void *params, double *f,
+                    gsl_vector *grad)
+{
+    *f = evaluate(params, h, grad);
+    if (*f >= OGP_BAD)
+        gsl_vector_set_zero(grad);
+}
+
+/* Minimize from the prior centres with log g = log_g0; best into h. */
+static int optimize(ogp_problem *p, double log_g0, gsl_vector *h, double *fbest)
+{
+    const size_t d = p->d;
+    gsl_multimin_function_fdf fn = {obj_f, obj_df, obj_fdf, d + 1, p};
+    gsl_multimin_fdfminimizer *s =
+        gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2,
+                                        d + 1);
+    gsl_vector *h0 = gsl_vector_alloc(d + 1);
+    if (!s || !h0) {
+        gsl_multimin_fdfminimizer_free(s);
+        gsl_vector_free(h0);
+        return SUR_ENOMEM;
+    }
+    for (size_t j = 0; j < d; j++)
+        gsl_vector_set(h0, j, p->theta0[j]);
+    gsl_vector_set(h0, d, log_g0);
+    gsl_vector_memcpy(h, h0);
+    *fbest = evaluate(p, h0, NULL);
+    int rc = p->rc;
+    if (!rc && *fbest < OGP_BAD &&
+        gsl_multimin_fdfminimizer_set(s, &fn, h0, 0.1, 0.1) == GSL_SUCCESS) {
+        for (unsigned it = 0; it < OGP_MAX_ITER; it++) {
+            if (gsl_multimin_fdfminimizer_iterate(s) != GSL_SUCCESS)
+                break;
+            if (gsl_multimin_test_gradient(s->gradient, 1e-2) == GSL_SUCCESS)
+                break;
+        }
+        if (s->f < *fbest) {
+            *fbest = s->f;
+            gsl_vector_memcpy(h, s->x);
+        }
+        rc = p->rc;
+    }
+    gsl_multimin_fdfminimizer_free(s);
+    gsl_vector_free(h0);
+    return rc;
+}
+
+/* Hyperparameters from the start (noise ratio 0.1) into theta,
+ * *g, on rows idx (n of them; NULL: all). */
+static int search(const Sur_train *t, const size_t *idx, size_t n, double ys,
+                  double *theta, double *g)
+{
+    const size_t d = t->d;
+    double *z = malloc(n * d * sizeof *z);
+    if (!z)
+        return SUR_ENOMEM;
+    for (size_t a = 0; a < n; a++)
+        memcpy(z + a * d, t->z + (idx ? idx[a] : a) * d, d * sizeof *z);
+    ogp_problem p;
+    int rc = problem_make(&p, t, z, idx, n, ys);
+    gsl_vector *h = rc ? NULL : gsl_vector_alloc(d + 1);
+    gsl_vector *hb = rc ? NULL : gsl_vector_alloc(d + 1);
+    if (!rc && (!h || !hb))
+        rc = SUR_ENOMEM;
+    double fbest = OGP_BAD;
+    static const double log_g0[] = {-2.303};
+    for (size_t s = 0; !rc && s < sizeof log_g0 / sizeof log_g0[0]; s++) {
+        double f;
+        rc = optimize(&p, log_g0[s], h, &f);
+        if (!rc && (s == 0 || f < fbest)) {
+            fbest = f;
+            gsl_vector_memcpy(hb, h);
+        }
+    }
+    if (!rc && fbest >= OGP_BAD)
+        rc = SUR_ENOTPD;
+    if (!rc)
+        *g = unpack(&p, hb, theta);
+    gsl_vector_free(h);
+    gsl_vector_free(hb);
+    problem_free(&p);
+    free(z);
+    return rc;
+}
+
+/* Factor all rows with the chosen hyperparameters; keep what predictions
+ * need. */
+static int finish(Sur_ogp *m, const Sur_train *t, double ys,
+                  sur_model_info *info)
+{
+    ogp_problem p;
+    int rc = problem_make(&p, t, t->z, NULL, t->n, ys);
+    if (!rc)
+        rc = problem_factor(&p, m->theta, m->g);
+    if (!rc) {
+        m->s2 = p.q / (double)t->n;
+        m->s2 = m->s2 > 1e-12 ? m->s2 : 1e-12;
+        m->alpha = malloc(t->n * sizeof *m->alpha);
+        m->z = malloc(t->n * t->d * sizeof *m->z);
+        rc = m->alpha && m->z ? SUR_OK : SUR_ENOMEM;
+    }
+    if (!rc) {
+        for (size_t i = 0; i < t->n; i++)
+            m->alpha[i] = gsl_vector_get(p.x, i);
+        memcpy(m->z, t->z, t->n * t->d * sizeof *m->z);
+        m->L = p.M;
+        p.M = NULL;
+        double nn = (double)t->n;
+        info->gp_lml = -0.5 * p.q / m->s2 -
+                       0.5 * (nn * log(ys * ys * m->s2) + p.logdet) -
+                       0.5 * nn * 1.83787706640934548356;
+        info->gp_signal_var = ys * ys * m->s2;
+        info->gp_noise_var = ys * ys * m->s2 * m->g;
+        info->gp_jitter = p.jitter * ys * ys * m->s2;
+        info->gp_length = 0;
+    }
+    problem_free(&p);
+    return rc;
+}
+
+int Sur_ogp_fit(const Sur_train *t, const sur_options *opt, Sur_ogp **out,
+                sur_model_info *info)
+{
+    const size_t n = t->n;
+    *out = NULL;
+    if (n < 2)
+        return SUR_ETOOFEW;
+    if (opt->gp_max_rows && n > opt->gp_max_rows)
+        return SUR_ETOOBIG;
+    double var = 0;
+    for (size_t i = 0; i < n; i++)
+        var += t->w[i] * (t->y[i] - t->ybar) * (t->y[i] - t->ybar);
+    double ys = var > 0 ? sqrt(var / t->wsum) : 1.0;
+    Sur_ogp *m = calloc(1, sizeof *m);
+    if (!m)
+        return SUR_ENOMEM;
+    m->n = n;
+    m->d = t->d;
+    m->ybar = t->ybar;
+    m->ys = ys;
+    m->theta = malloc(t->d * sizeof *m->theta);
+    size_t *idx = NULL, sub = n;
+    int rc = m->theta ? SUR_OK : SUR_ENOMEM;
+    if (!rc && opt->gp_subset && n > opt->gp_subset) {
+        /* a seeded subset (partial Fisher-Yates) for the hyperparameters */
+        uint64_t rng = opt->seed ^ 0x6f6770u; /* "ogp" */
+        sub = opt->gp_subset;
+        idx = malloc(n * sizeof *idx);
+        rc = idx ? SUR_OK : SUR_ENOMEM;
+        for (size_t i = 0; !rc && i < n; i++)
+            idx[i] = i;
+        for (size_t i = 0; !rc && i < sub; i++) {
+            size_t j = i + (size_t)Sur_rng_below(&rng, n - i), tmp = idx[i];
+            idx[i] = idx[j];
+            idx[j] = tmp;
+        }
+    }
+    if (!rc)
+        rc = search(t, idx, sub, ys, m->theta, &m->g);
+    free(idx);
+    if (!rc)
+        rc = finish(m, t, ys, info);
+    if (rc) {
+        Sur_ogp_free(m);
+        return rc;
+    }
+    *out = m;
+    return SUR_OK;
+}
+
+int Sur_ogp_predict(const Sur_ogp *m, const double *z, size_t n, double *mean,
+                    double *var_latent)
+{
+    const size_t N = m->n, d = m->d;
+    size_t chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
+    if (n == 0)
+        return SUR_OK;
+    gsl_matrix *Rs = gsl_matrix_alloc(N, chunk);
+    if (!Rs)
+        return SUR_ENOMEM;
+    int rc = SUR_OK;
+    for (size_t lo = 0; lo < n && !rc; lo += chunk) {
+        size_t c = n - lo < chunk ? n - lo : chunk;
+        gsl_matrix_view R = gsl_matrix_submatrix(Rs, 0, 0, N, c);
+        for (size_t i = 0; i < N; i++)
+            for (size_t j = 0; j < c; j++)
+                gsl_matrix_set(&R.matrix, i, j,
+                               kernel(m->z + i * d, z + (lo + j) * d,
+                                      m->theta, d));
+        for (size_t j = 0; j < c; j++) {
+            double acc = 0;
+            for (size_t i = 0; i < N; i++)
+                acc += gsl_matrix_get(&R.matrix, i, j) * m->alpha[i];
+            mean[lo + j] = m->ybar + m->ys * acc;
+        }
+        if (!var_latent)
+            continue;
+        rc = Sur_gsl_rc(gsl_blas_dtrsm(CblasLeft, CblasLower, CblasNoTrans,
+                                       CblasNonUnit, 1.0, m->L, &R.matrix));
+        for (size_t j = 0; j < c && !rc; j++) {
+            double vv = 0;
+            for (size_t i = 0; i < N; i++) {
+                double v = gsl_matrix_get(&R.matrix, i, j);
+                vv += v * v;
+            }
+            double v = 1.0 - vv;
+            var_latent[lo + j] = m->ys * m->ys * m->s2 * (v > 0 ? v : 0.0);
+        }
+    }
+    gsl_matrix_free(Rs);
+    return rc;
+}
