@@ -520,7 +520,8 @@ static double calibration(const sur_data *data, const double *mean,
     size_t at = (size_t)ceil(CALIB_QUANTILE * (double)n);
     double q = r[(at ? at : 1) - 1];
     free(r);
-    return isfinite(q) && q > 2.0 ? q / 2.0 : 1.0;
+    /* a hair above q / 2, so that the row at the quantile stays inside */
+    return isfinite(q) && q > 2.0 ? q / 2.0 * (1.0 + 1e-12) : 1.0;
 }
 
 /* The ensemble of the best base kinds by CV tau, weights 1 / CV MSE;
