@@ -16,6 +16,13 @@ space of its own (so that no run sees another's observations):
              bundled example-cpu latency table: miou:max,
              latency@example-cpu:min; the normalization uses the ranges over
              every genome measured by any run.
+  transnas   a real accuracy table (--table, default the TransNAS-Bench-101
+             macro segmentation data in ../shared/data): six unordered genes
+             of block codes 0..4, the evaluator a lookup (bench/table_eval.py:
+             pixel_acc:max and its macs_proxy:min; a genome not in the table
+             is mapped to the table's nearest architecture). The table's own
+             front is the true front; the normalization uses the ranges over
+             the table.
 
 The hypervolume is computed here, after every successful evaluation in
 journal order, on objectives turned to minimization and normalized to [0, 1]
@@ -134,6 +141,39 @@ def mbv2_problem(svc):
         "make_space": make_space,
         "bounds": None,   # from every run's measurements
         "space_size": int(space["subnets"]),
+    }
+
+
+TABLE_EVAL = ROOT / "bench" / "table_eval.py"
+# ../shared/data beside the checkout (or beside the directory of worktrees)
+DEFAULT_TABLE = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
+                      if (p / "data").is_dir()), ROOT.parent / "shared") / "data" / \
+    "transnas101_macro_segmentsemantic.csv"
+
+
+def table_problem(svc, table_path):
+    sys.path.insert(0, str(TABLE_EVAL.parent))
+    import table_eval
+    table = table_eval.load(table_path)
+    pts = [(-acc, table_eval.macs_proxy(arch)) for arch, acc in table]
+    lo = [min(p[k] for p in pts) for k in range(2)]
+    hi = [max(p[k] for p in pts) for k in range(2)]
+    front = pareto_points(pts)
+    genes = [{"name": f"b{i}", "choices": [0, 1, 2, 3, 4], "ordered": False} for i in range(6)]
+
+    def make_space(name):
+        svc.call("POST", "/v1/spaces", {"id": name, "genes": genes})
+        return name
+
+    return {
+        "name": "transnas",
+        "objectives": "pixel_acc:max,macs_proxy:min",
+        "evaluator": f"{PYTHON} {TABLE_EVAL} {table_path}",
+        "make_space": make_space,
+        "bounds": (lo, hi),
+        "true_hv": hypervolume(normalize(front, lo, hi)),
+        "front_size": len(front),
+        "space_size": 5 ** len(genes),
     }
 
 
@@ -320,7 +360,9 @@ def main():
     ap.add_argument("--pop", type=int, default=40)     # the example command line
     ap.add_argument("--gens", type=int, default=30)
     ap.add_argument("-j", "--jobs", type=int, default=2)
-    ap.add_argument("--problems", default="synthetic,mbv2")
+    ap.add_argument("--problems", default="synthetic,mbv2", help="comma-separated: synthetic, mbv2, transnas")
+    ap.add_argument("--table", default=str(DEFAULT_TABLE), help="transnas: the accuracy table (arch_str, "
+                    "val_pixel_acc)")
     ap.add_argument("--modes", default="screen",
                     help="variants to compare with plain NSGA-II (comma-separated): screen (the defaults), or "
                          "the name of a --variant")
@@ -360,7 +402,10 @@ def main():
         svc = Service(fmasd, work)
         try:
             for name in args.problems.split(","):
-                problem = synthetic_problem(svc) if name == "synthetic" else mbv2_problem(svc)
+                if name == "transnas":
+                    problem = table_problem(svc, args.table)
+                else:
+                    problem = synthetic_problem(svc) if name == "synthetic" else mbv2_problem(svc)
                 print(f"== {name}: {problem['objectives']}, pop {args.pop}, gens {args.gens}, "
                       f"{args.seeds} seeds", file=sys.stderr)
                 s = bench_problem(args, svc, problem, work, report)

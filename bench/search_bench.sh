@@ -2,9 +2,10 @@
 # Screening benchmark of fmas-search (issue: fmas-search / Benchmark):
 # real evaluations needed to reach 98% of plain NSGA-II's final hypervolume,
 # with and without screening, median over 10 seeds, on a synthetic problem
-# with a known front and on the MobileNetV2 space with the example-cpu table.
+# with a known front, on the MobileNetV2 space with the example-cpu table, and
+# (--problems transnas) on a real accuracy table, the evaluator a lookup.
 #
-#   bash bench/search_bench.sh [--seeds N] [--pop N] [--gens N] [-j N] [--problems synthetic,mbv2]
+#   bash bench/search_bench.sh [--seeds N] [--pop N] [--gens N] [-j N] [--problems synthetic,mbv2,transnas]
 #
 # Builds a release build (build-bench), starts its fmasd on a free loopback
 # port with a temporary data directory, and prints one line per problem;
