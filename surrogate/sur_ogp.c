@@ -63,6 +63,12 @@ typedef struct ogp_problem {
     gsl_matrix *M;   /* Cholesky factor of the last evaluation */
     gsl_matrix *W;   /* A^-1, then A^-1 - x x^T / s2 */
     gsl_vector *x;
+    /* the non-zero |z_aj - z_bj| of each pair a > b, packed by pair
+     * (a (a - 1) / 2 + b): columns col[at[p] .. at[p+1]-1], values diff;
+     * NULL when not built (the final factorization computes them) */
+    size_t *at;
+    unsigned *col;
+    double *diff;
     double q, logdet, jitter;
     int rc;
 } ogp_problem;
@@ -100,6 +106,9 @@ static void problem_free(ogp_problem *p)
     gsl_matrix_free(p->M);
     gsl_matrix_free(p->W);
     gsl_vector_free(p->x);
+    free(p->at);
+    free(p->col);
+    free(p->diff);
     memset(p, 0, sizeof *p);
 }
 
@@ -150,16 +159,61 @@ static int problem_make(ogp_problem *p, const Sur_train *t, const double *z,
     return SUR_OK;
 }
 
+/* The sparse pair differences (see ogp_problem): one-hot rows differ in
+ * few columns, so the optimizer's kernel and gradient sums run over those
+ * alone. */
+static int pairs_make(ogp_problem *p)
+{
+    const size_t n = p->n, d = p->d, np = n * (n - 1) / 2;
+    size_t nnz = 0;
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = 0; b < a; b++)
+            for (size_t j = 0; j < d; j++)
+                nnz += p->z[a * d + j] != p->z[b * d + j];
+    p->at = malloc((np + 1) * sizeof *p->at);
+    p->col = malloc((nnz + 1) * sizeof *p->col);
+    p->diff = malloc((nnz + 1) * sizeof *p->diff);
+    if (!p->at || !p->col || !p->diff)
+        return SUR_ENOMEM;
+    size_t k = 0, pair = 0;
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = 0; b < a; b++) {
+            p->at[pair++] = k;
+            for (size_t j = 0; j < d; j++) {
+                double v = fabs(p->z[a * d + j] - p->z[b * d + j]);
+                if (v != 0) {
+                    p->col[k] = (unsigned)j;
+                    p->diff[k++] = v;
+                }
+            }
+        }
+    p->at[pair] = k;
+    return SUR_OK;
+}
+
+/* The kernel of pair a > b (index a (a - 1) / 2 + b). */
+static double pair_kernel(const ogp_problem *p, size_t a, size_t b,
+                          const double *theta)
+{
+    if (!p->at)
+        return kernel(p->z + a * p->d, p->z + b * p->d, theta, p->d);
+    size_t pair = a * (a - 1) / 2 + b;
+    double s = 0;
+    for (size_t k = p->at[pair]; k < p->at[pair + 1]; k++)
+        s += theta[p->col[k]] * p->diff[k];
+    return exp(-s);
+}
+
 /* Factor A for weights theta (d) and ratio g; x = A^-1 y, q, log|A|. */
 static int problem_factor(ogp_problem *p, const double *theta, double g)
 {
-    const size_t n = p->n, d = p->d;
+    const size_t n = p->n;
     int status = GSL_EDOM;
     for (size_t jt = 0; jt < OGP_N_JITTERS; jt++) {
         for (size_t a = 0; a < n; a++) {
             double *row = gsl_matrix_ptr(p->M, a, 0);
             for (size_t b = 0; b < a; b++)
-                row[b] = kernel(p->z + a * d, p->z + b * d, theta, d);
+                row[b] = pair_kernel(p, a, b, theta);
             row[a] = 1.0 + g * p->dinv[a] + ogp_jitters[jt];
         }
         status = gsl_linalg_cholesky_decomp1(p->M);
@@ -244,13 +298,12 @@ static double evaluate(ogp_problem *p, const gsl_vector *h, gsl_vector *grad)
     /* off-diagonal pairs count twice in the trace */
     for (size_t a = 1; a < n; a++) {
         const double *w = gsl_matrix_const_ptr(p->W, a, 0);
-        const double *za = p->z + a * d;
         for (size_t b = 0; b < a; b++) {
-            const double *zb = p->z + b * d;
-            double c = -w[b] * kernel(za, zb, theta, d);
-            for (size_t j = 0; j < d; j++)
-                grad->data[j * grad->stride] +=
-                    c * theta[j] * fabs(za[j] - zb[j]);
+            size_t pair = a * (a - 1) / 2 + b;
+            double c = -w[b] * pair_kernel(p, a, b, theta);
+            for (size_t k = p->at[pair]; k < p->at[pair + 1]; k++)
+                grad->data[p->col[k] * grad->stride] +=
+                    c * theta[p->col[k]] * p->diff[k];
         }
     }
 done:
@@ -329,6 +382,8 @@ static int search(const Sur_train *t, const size_t *idx, size_t n, double ys,
         memcpy(z + a * d, t->z + (idx ? idx[a] : a) * d, d * sizeof *z);
     ogp_problem p;
     int rc = problem_make(&p, t, z, idx, n, ys);
+    if (!rc)
+        rc = pairs_make(&p);
     gsl_vector *h = rc ? NULL : gsl_vector_alloc(d + 1);
     gsl_vector *hb = rc ? NULL : gsl_vector_alloc(d + 1);
     if (!rc && (!h || !hb))
