@@ -1,10 +1,13 @@
 /*
  * sur.h — surrogate models of a metric over a search space, and screening.
  *
- * Observations (a genome's measured accuracy) become feature rows; two model
- * families are fitted on them — ridge regression on the features and their
- * pairwise products, and a Gaussian process — and chosen between by k-fold
- * cross-validation on rank quality (Kendall tau-b). A fitted model predicts
+ * Observations (a genome's measured accuracy) become feature rows; several
+ * model kinds are fitted on them — ridge regression on the features and
+ * their pairwise products or on the features alone, a Matern Gaussian
+ * process, a Gaussian process with an overlap (categorical, per-feature
+ * weighted) kernel, a random forest, and an ensemble of the best of these —
+ * and chosen between by k-fold cross-validation on rank quality (Kendall
+ * tau-b). A fitted model predicts
  * a mean and a standard deviation for new rows. Screening then decides,
  * from predicted costs and predicted metrics with their uncertainty, which
  * candidates deserve a real evaluation. The library knows nothing of HTTP,
@@ -214,6 +217,17 @@ typedef struct sur_model sur_model;
  * (on a subset first when n > gp_subset, see sur_options);
  * Cholesky is gsl_linalg_cholesky_decomp1 with jitter 1e-10..1e-4 (times the
  * signal variance) added on failure.
+ *
+ * GP overlap: k(x, x') = s2 exp(-sum_j theta_j |x_j - x'_j|) on the
+ * standardized rows, one theta_j per feature (on one-hot columns: the
+ * categorical overlap kernel with a weight per choice), log theta_j and
+ * log(sn2/s2) by vector_bfgs2 on the analytic gradient of the profiled
+ * likelihood plus a weak prior on log theta_j about its start (sur_ogp.c);
+ * hyperparameters on a seeded subset of gp_subset rows when n is larger;
+ * gp_max_rows applies. Forest: 100 trees on seeded bootstraps, splits on
+ * max(1, d/3) drawn features, leaves pure or single (sur_forest.c).
+ * Ensemble: the equal-weight mean of ridge, gp_overlap and forest here;
+ * sur_fit_best builds its own from cross-validation.
  */
 int sur_fit(sur_kind kind, const sur_data *data, const sur_options *opt,
             sur_model **out);
