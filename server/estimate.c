@@ -3,6 +3,7 @@
  */
 #include "estimate.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,20 +92,6 @@ int fm_tables_from_json(lut_store *store, json_t *devices, fm_tables *out, fm_re
     return 0;
 }
 
-json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t hits,
-                        size_t missing, json_t *missing_keys)
-{
-    const lut_device *d = lut_table_device(t);
-    double per = lut_device_ms_per_unit(d);
-    json_t *o = json_pack("{s:f, s:s, s:o, s:I, s:I, s:I, s:b}", "total", total, "unit", d->unit,
-                          "ms", per > 0 ? json_real(total * per) : json_null(),
-                          "layers", (json_int_t)layers, "hits", (json_int_t)hits,
-                          "missing", (json_int_t)missing, "complete", missing == 0);
-    if (missing_keys)
-        json_object_set_new(o, "missing_keys", missing_keys);
-    return o;
-}
-
 json_t *fm_versions_json(const fm_tables *t)
 {
     json_t *v = json_object();
@@ -115,11 +102,41 @@ json_t *fm_versions_json(const fm_tables *t)
     return v;
 }
 
-void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers, size_t hits,
-                      size_t missing, const json_t *missing_keys, int empty_keys)
+double fm_lat_total(const fm_lat *l)
+{
+    return l->strict ? l->s->total : l->s->total + l->s->predicted_total;
+}
+
+size_t fm_lat_missing(const fm_lat *l)
+{
+    return l->strict ? l->s->missing : l->s->missing - l->s->predicted;
+}
+
+json_t *fm_latency_json(const lut_table *t, const fm_lat *l, json_t *missing_keys)
 {
     const lut_device *d = lut_table_device(t);
-    double per = lut_device_ms_per_unit(d);
+    double per = lut_device_ms_per_unit(d), total = fm_lat_total(l);
+    size_t missing = fm_lat_missing(l);
+    json_t *o = json_pack("{s:f, s:s, s:o, s:I, s:I, s:I, s:b}", "total", total, "unit", d->unit,
+                          "ms", per > 0 ? json_real(total * per) : json_null(),
+                          "layers", (json_int_t)l->layers, "hits", (json_int_t)l->s->hits,
+                          "missing", (json_int_t)missing, "complete", missing == 0);
+    if (missing_keys)
+        json_object_set_new(o, "missing_keys", missing_keys);
+    if (!l->strict) {
+        json_object_set_new(o, "predicted", json_integer((json_int_t)l->s->predicted));
+        json_object_set_new(o, "std", json_real(sqrt(l->s->predicted_var)));
+        json_object_set_new(o, "raw_total", json_real(total));
+    }
+    return o;
+}
+
+void fm_latency_write(fm_jw *w, const lut_table *t, const fm_lat *l, const json_t *missing_keys,
+                      int empty_keys)
+{
+    const lut_device *d = lut_table_device(t);
+    double per = lut_device_ms_per_unit(d), total = fm_lat_total(l);
+    size_t missing = fm_lat_missing(l);
     fm_jw_object(w);
     fm_jw_key(w, "total");
     fm_jw_real(w, total);
@@ -131,9 +148,9 @@ void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers,
     else
         fm_jw_null(w);
     fm_jw_key(w, "layers");
-    fm_jw_uint(w, layers);
+    fm_jw_uint(w, l->layers);
     fm_jw_key(w, "hits");
-    fm_jw_uint(w, hits);
+    fm_jw_uint(w, l->s->hits);
     fm_jw_key(w, "missing");
     fm_jw_uint(w, missing);
     fm_jw_key(w, "complete");
@@ -146,6 +163,14 @@ void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers,
             fm_jw_array(w);
             fm_jw_array_end(w);
         }
+    }
+    if (!l->strict) {
+        fm_jw_key(w, "predicted");
+        fm_jw_uint(w, l->s->predicted);
+        fm_jw_key(w, "std");
+        fm_jw_real(w, sqrt(l->s->predicted_var));
+        fm_jw_key(w, "raw_total");
+        fm_jw_real(w, total);
     }
     fm_jw_object_end(w);
 }

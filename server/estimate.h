@@ -34,15 +34,37 @@ int fm_tables_from_json(lut_store *store, json_t *devices, fm_tables *out, fm_re
 
 void fm_tables_release(fm_tables *t);
 
-/* {"total", "unit", "ms", "layers", "hits", "missing", "complete"
- *  [, "missing_keys"]}; takes the reference to missing_keys (may be NULL). */
-json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t hits,
-                        size_t missing, json_t *missing_keys);
+/*
+ * What one network costs on one table: the rows found, and (unless the
+ * request is strict) the predictions of the missing layers. s->total is
+ * the sum of the rows found; s->predicted and friends come from the
+ * table's lut_predictor.
+ */
+typedef struct fm_lat {
+    const lut_sum *s;
+    size_t layers;
+    int strict; /* ?strict=true: today's object, rows only */
+} fm_lat;
+
+/*
+ * The latency object. Strict: {"total", "unit", "ms", "layers", "hits",
+ * "missing", "complete" [, "missing_keys"]} with total the rows found and
+ * missing the layers without a row. Otherwise the same fields, with total
+ * = raw_total = rows + predictions, missing the layers neither a row nor a
+ * prediction covers, and also "predicted" (layers predicted), "std" (of
+ * the total, from the predictions) and "raw_total". Takes the reference to
+ * missing_keys (may be NULL).
+ */
+json_t *fm_latency_json(const lut_table *t, const fm_lat *l, json_t *missing_keys);
 
 /* The same object written by w; missing_keys NULL writes none, or [] when
  * empty_keys. */
-void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers, size_t hits,
-                      size_t missing, const json_t *missing_keys, int empty_keys);
+void fm_latency_write(fm_jw *w, const lut_table *t, const fm_lat *l, const json_t *missing_keys,
+                      int empty_keys);
+
+/* The total an answer gives (see fm_latency_json) and its missing count. */
+double fm_lat_total(const fm_lat *l);
+size_t fm_lat_missing(const fm_lat *l);
 
 /* {device: lut_version} of the request's tables. */
 json_t *fm_versions_json(const fm_tables *t);

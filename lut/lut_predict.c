@@ -1,0 +1,496 @@
+/*
+ * lut_predict.c — robust log-log fits of a device's rows per op kind, with
+ * closed-form leave-one-out errors (see lut_predict.h).
+ *
+ * A fit: GSL's bisquare robust regression gives the final weights w; the
+ * coefficients are then those of the weighted least squares with these
+ * weights, solved through (X'WX + lambda I)^-1 (a tiny ridge keeps
+ * collinear features, such as bytes in and MACs of a 1x1 convolution,
+ * solvable). With C that inverse, the leverage of row i is
+ * h_i = w_i x_i' C x_i and its leave-one-out residual r_i / (1 - h_i).
+ */
+#include "lut_predict.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_multifit.h>
+
+#include "gap8_model.h"
+
+#define PMAX 7         /* features of the full fit with the GAP8 prior */
+#define P_SMALL 2      /* intercept and log work */
+#define ROWS_PER_FEATURE 3
+
+typedef struct pfit {
+    int ok;
+    size_t p;
+    double beta[PMAX];
+    double mean[PMAX];       /* weighted feature means (mean[0] unused) */
+    double cov[PMAX * PMAX]; /* (Xc'WXc + lambda I)^-1 over the slopes */
+    double sw;               /* sum of the weights */
+    double s2;               /* weighted residual variance (log space) */
+} pfit;
+
+struct lut_predictor {
+    int gap8;
+    pfit kind[LUT_PK_KINDS];
+    pfit pooled, small;
+    lut_predict_model use[LUT_PK_KINDS];
+    lut_predict_accuracy acc[LUT_PK_KINDS + 1];
+};
+
+static const char *const kind_names[LUT_PK_KINDS] = {
+    "conv_dw", "conv_1x1", "conv_kxk", "conv_grouped", "pool",
+    "linear", "elementwise", "upsample", "other"};
+
+const char *lut_predict_kind_name(lut_predict_kind kind)
+{
+    return (unsigned)kind < LUT_PK_KINDS ? kind_names[kind] : "all";
+}
+
+const char *lut_predict_model_name(lut_predict_model m)
+{
+    static const char *const names[] = {"none", "kind", "pooled", "small"};
+    return (unsigned)m < 4 ? names[m] : "none";
+}
+
+lut_predict_kind lut_predict_kind_of(const lut_key *key)
+{
+    if (!strcmp(key->op, "conv2d")) {
+        if (key->groups > 1 && key->groups == key->cin && key->groups == key->cout)
+            return LUT_PK_CONV_DW;
+        if (key->groups > 1)
+            return LUT_PK_CONV_GROUPED;
+        return key->k == 1 ? LUT_PK_CONV_1X1 : LUT_PK_CONV_KXK;
+    }
+    if (!strcmp(key->op, "linear"))
+        return LUT_PK_LINEAR;
+    if (!strcmp(key->op, "avgpool") || !strcmp(key->op, "maxpool") ||
+        !strcmp(key->op, "global_avgpool"))
+        return LUT_PK_POOL;
+    if (!strcmp(key->op, "add") || !strcmp(key->op, "relu") || !strcmp(key->op, "concat"))
+        return LUT_PK_ELEMENTWISE;
+    if (!strcmp(key->op, "upsample"))
+        return LUT_PK_UPSAMPLE;
+    return LUT_PK_OTHER;
+}
+
+static double dtype_bytes(const char *dtype)
+{
+    if (!strcmp(dtype, "fp16") || !strcmp(dtype, "bf16") || !strcmp(dtype, "int16"))
+        return 2;
+    if (!strncmp(dtype, "fp8", 3) || !strcmp(dtype, "int8") || !strcmp(dtype, "uint8"))
+        return 1;
+    if (!strcmp(dtype, "fp64"))
+        return 8;
+    if (!strcmp(dtype, "int4") || !strcmp(dtype, "uint4"))
+        return 0.5;
+    return 4;
+}
+
+/* The features of a key (x[0] = 1), or 0 when it has none. */
+static int features(int gap8, const lut_key *key, double x[PMAX], size_t *p)
+{
+    lut_cost c;
+    if (lut_predict_kind_of(key) == LUT_PK_OTHER || lut_key_cost(key, &c, NULL) != LUT_OK)
+        return 0;
+    double b = dtype_bytes(key->dtype);
+    double in = (double)key->cin * (double)key->h * (double)key->w;
+    double out = (double)c.out_c * (double)c.out_h * (double)c.out_w;
+    double work = c.macs ? (double)c.macs : in + out;
+    double cout = c.out_c > 0 ? (double)c.out_c : 1;
+    x[0] = 1;
+    x[1] = log(work + 1);
+    x[2] = log(in * b + 1);
+    x[3] = log(out * b + 1);
+    x[4] = log((double)c.params * b + 1);
+    x[5] = log(ceil(cout / 8) * 8 / cout);
+    *p = 6;
+    if (gap8) {
+        lut_gap8_layer g;
+        double cyc = lut_gap8_layer_from_key(key, &g, NULL) == LUT_OK ? lut_gap8_cycles(&g, NULL) : 0;
+        x[6] = log(cyc > 1 ? cyc : 1);
+        *p = 7;
+    }
+    return 1;
+}
+
+/* x' C x over the slopes (features 1..p-1, centred by mean). */
+static double quad(const pfit *f, const double *x)
+{
+    double s = 0;
+    size_t m = f->p - 1;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < m; j++)
+            s += (x[i + 1] - f->mean[i + 1]) * f->cov[i * m + j] * (x[j + 1] - f->mean[j + 1]);
+    return s;
+}
+
+/* The leverage-like term of x: 1/sum(w) + x' C x (centred). */
+static double spread(const pfit *f, const double *x)
+{
+    return 1 / f->sw + quad(f, x);
+}
+
+static double predict_log(const pfit *f, const double *x)
+{
+    double yh = f->beta[0];
+    for (size_t i = 1; i < f->p; i++)
+        yh += x[i] * f->beta[i];
+    return yh;
+}
+
+/* Weighted least squares with fixed weights w of the n rows of X (row
+ * stride PMAX, first p columns, column 0 the intercept): the slopes on
+ * centred features with a tiny ridge (so collinear features stay
+ * solvable and adding a constant to y moves the intercept alone); fills
+ * beta, mean, cov, sw and s2. */
+static int wls(const double *X, const double *y, const double *w, size_t n, size_t p, pfit *f)
+{
+    double a[PMAX * PMAX] = {0}, rhs[PMAX] = {0}, sw = 0, ybar = 0;
+    size_t m = p - 1;
+    memset(f->mean, 0, sizeof f->mean);
+    for (size_t r = 0; r < n; r++) {
+        sw += w[r];
+        ybar += w[r] * y[r];
+        for (size_t i = 1; i < p; i++)
+            f->mean[i] += w[r] * X[r * PMAX + i];
+    }
+    if (!(sw > 0))
+        return -1;
+    ybar /= sw;
+    for (size_t i = 1; i < p; i++)
+        f->mean[i] /= sw;
+    for (size_t r = 0; r < n; r++) {
+        const double *x = X + r * PMAX;
+        for (size_t i = 0; i < m; i++) {
+            double xi = x[i + 1] - f->mean[i + 1];
+            rhs[i] += w[r] * xi * (y[r] - ybar);
+            for (size_t j = 0; j < m; j++)
+                a[i * m + j] += w[r] * xi * (x[j + 1] - f->mean[j + 1]);
+        }
+    }
+    double tr = 0;
+    for (size_t i = 0; i < m; i++)
+        tr += a[i * m + i];
+    for (size_t i = 0; i < m; i++)
+        a[i * m + i] += 1e-9 * (tr / (double)(m ? m : 1)) + 1e-12;
+    if (m) {
+        gsl_matrix_view A = gsl_matrix_view_array(a, m, m);
+        if (gsl_linalg_cholesky_decomp1(&A.matrix) != GSL_SUCCESS ||
+            gsl_linalg_cholesky_invert(&A.matrix) != GSL_SUCCESS)
+            return -1;
+    }
+    memcpy(f->cov, a, m * m * sizeof *a);
+    f->beta[0] = ybar;
+    for (size_t i = 0; i < m; i++) {
+        f->beta[i + 1] = 0;
+        for (size_t j = 0; j < m; j++)
+            f->beta[i + 1] += a[i * m + j] * rhs[j];
+        f->beta[0] -= f->beta[i + 1] * f->mean[i + 1];
+    }
+    f->p = p;
+    f->sw = sw;
+    double ss = 0;
+    for (size_t r = 0; r < n; r++) {
+        double e = y[r] - predict_log(f, X + r * PMAX);
+        ss += w[r] * e * e;
+    }
+    f->s2 = ss / (sw > (double)p + 1 ? sw - (double)p : 1);
+    f->ok = 1;
+    return 0;
+}
+
+/* Bisquare weights of the robust fit (all 1 when GSL cannot fit). */
+static void robust_weights(const double *X, const double *y, size_t n, size_t p, double *w)
+{
+    for (size_t r = 0; r < n; r++)
+        w[r] = 1;
+    gsl_matrix *m = gsl_matrix_alloc(n, p);
+    gsl_vector *v = gsl_vector_alloc(n), *c = gsl_vector_alloc(p);
+    gsl_matrix *cov = gsl_matrix_alloc(p, p);
+    gsl_multifit_robust_workspace *ws = gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, p);
+    if (m && v && c && cov && ws) {
+        for (size_t r = 0; r < n; r++) {
+            for (size_t i = 0; i < p; i++)
+                gsl_matrix_set(m, r, i, X[r * PMAX + i]);
+            gsl_vector_set(v, r, y[r]);
+        }
+        int rc = gsl_multifit_robust(m, v, c, cov, ws);
+        gsl_multifit_robust_stats st = gsl_multifit_robust_statistics(ws);
+        /* Rows on an exact law leave no scale to weigh residuals by. */
+        if ((rc == GSL_SUCCESS || rc == GSL_EMAXITER) && st.sigma > 1e-9) {
+            for (size_t r = 0; r < n && st.weights; r++) {
+                double wr = gsl_vector_get(st.weights, r);
+                w[r] = isfinite(wr) && wr >= 0 ? wr : 0;
+            }
+        }
+    }
+    gsl_multifit_robust_free(ws);
+    gsl_matrix_free(cov);
+    gsl_vector_free(c);
+    gsl_vector_free(v);
+    gsl_matrix_free(m);
+}
+
+/* Fit the n rows, with leave-one-out log predictions in loo (may be NULL):
+ * closed form, or (brute) a refit without each row at the same weights. */
+static int fit(const double *X, const double *y, size_t n, size_t p, pfit *f, double *loo,
+               int brute)
+{
+    memset(f, 0, sizeof *f);
+    if (n < p * ROWS_PER_FEATURE || n < p + 2)
+        return -1;
+    double *w = malloc(n * sizeof *w);
+    if (!w)
+        return -1;
+    robust_weights(X, y, n, p, w);
+    int rc = wls(X, y, w, n, p, f);
+    for (size_t r = 0; !rc && loo && r < n; r++) {
+        const double *x = X + r * PMAX;
+        double yh = predict_log(f, x);
+        if (!brute) {
+            double h = w[r] * spread(f, x);
+            loo[r] = y[r] - (y[r] - yh) / (h < 1 - 1e-9 ? 1 - h : 1e-9);
+            continue;
+        }
+        pfit g;
+        double keep = w[r];
+        w[r] = 0;
+        loo[r] = wls(X, y, w, n, p, &g) ? NAN : predict_log(&g, x);
+        w[r] = keep;
+    }
+    free(w);
+    if (rc)
+        f->ok = 0;
+    return rc;
+}
+
+/* The usable rows: features X (stride PMAX), log latency y and kind. */
+typedef struct design {
+    double *X, *y;
+    lut_predict_kind *kind;
+    size_t n, p;
+} design;
+
+static void design_free(design *d)
+{
+    free(d->X);
+    free(d->y);
+    free(d->kind);
+}
+
+static int is_gap8(const lut_device *dev)
+{
+    return dev && (!strcmp(dev->unit, "cycles") || !strncmp(dev->kind, "gap8", 4) ||
+                   !strncmp(dev->name, "gap8", 4));
+}
+
+static int design_build(int gap8, const lut_entry *rows, size_t n, design *d)
+{
+    memset(d, 0, sizeof *d);
+    d->X = malloc((n ? n : 1) * PMAX * sizeof *d->X);
+    d->y = malloc((n ? n : 1) * sizeof *d->y);
+    d->kind = malloc((n ? n : 1) * sizeof *d->kind);
+    if (!d->X || !d->y || !d->kind) {
+        design_free(d);
+        return LUT_ENOMEM;
+    }
+    d->p = gap8 ? PMAX : PMAX - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t p;
+        if (!(rows[i].latency.mean > 0) || !isfinite(rows[i].latency.mean) ||
+            !features(gap8, &rows[i].key, d->X + d->n * PMAX, &p))
+            continue;
+        d->y[d->n] = log(rows[i].latency.mean);
+        d->kind[d->n] = lut_predict_kind_of(&rows[i].key);
+        d->n++;
+    }
+    return LUT_OK;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Tally the relative errors of the rows of kind k (all: LUT_PK_KINDS). */
+static void tally(lut_predict_accuracy *a, const design *d, const double *loo, lut_predict_kind k,
+                  double *scratch)
+{
+    size_t m = 0;
+    for (size_t r = 0; r < d->n; r++) {
+        if (k != LUT_PK_KINDS && d->kind[r] != k)
+            continue;
+        a->rows++;
+        if (isnan(loo[r]))
+            continue;
+        double e = fabs(exp(loo[r] - d->y[r]) - 1);
+        a->predicted++;
+        a->within5 += e <= 0.05;
+        a->within10 += e <= 0.10;
+        a->within25 += e <= 0.25;
+        scratch[m++] = e;
+    }
+    if (m) {
+        qsort(scratch, m, sizeof *scratch, cmp_double);
+        a->median_rel_err = m % 2 ? scratch[m / 2] : (scratch[m / 2 - 1] + scratch[m / 2]) / 2;
+    }
+}
+
+/* Median |relative error| of loo over the rows of kind k (inf if none). */
+static double median_err(const design *d, const double *loo, lut_predict_kind k, double *scratch)
+{
+    lut_predict_accuracy a = {0};
+    tally(&a, d, loo, k, scratch);
+    return a.predicted ? a.median_rel_err : INFINITY;
+}
+
+/* The per-kind fits, and which fit each kind uses; final[] receives the
+ * leave-one-out predictions of the fit each row's kind uses. */
+static int fit_kinds(lut_predictor *p, const design *d, const double *pooled_loo,
+                     const double *small_loo, double *final, double *scratch)
+{
+    double *X = malloc((d->n ? d->n : 1) * PMAX * sizeof *X), *y = malloc((d->n ? d->n : 1) * sizeof *y);
+    double *loo = malloc((d->n ? d->n : 1) * sizeof *loo), *kl = malloc((d->n ? d->n : 1) * sizeof *kl);
+    if (!X || !y || !loo || !kl) {
+        free(X), free(y), free(loo), free(kl);
+        return LUT_ENOMEM;
+    }
+    for (size_t r = 0; r < d->n; r++)
+        final[r] = p->pooled.ok ? pooled_loo[r] : p->small.ok ? small_loo[r] : NAN;
+    for (int k = 0; k < LUT_PK_OTHER; k++) {
+        size_t m = 0;
+        for (size_t r = 0; r < d->n; r++) {
+            kl[r] = NAN;
+            if (d->kind[r] != (lut_predict_kind)k)
+                continue;
+            memcpy(X + m * PMAX, d->X + r * PMAX, PMAX * sizeof *X);
+            y[m++] = d->y[r];
+        }
+        p->use[k] = p->pooled.ok ? LUT_PM_POOLED : p->small.ok ? LUT_PM_SMALL : LUT_PM_NONE;
+        if (fit(X, y, m, d->p, &p->kind[k], loo, 0))
+            continue;
+        for (size_t r = 0, j = 0; r < d->n; r++)
+            if (d->kind[r] == (lut_predict_kind)k)
+                kl[r] = loo[j++];
+        const double *other = p->pooled.ok ? pooled_loo : small_loo;
+        if (p->use[k] != LUT_PM_NONE &&
+            median_err(d, other, k, scratch) < median_err(d, kl, k, scratch))
+            continue;
+        p->use[k] = LUT_PM_KIND;
+        for (size_t r = 0; r < d->n; r++)
+            if (d->kind[r] == (lut_predict_kind)k)
+                final[r] = kl[r];
+    }
+    free(X), free(y), free(loo), free(kl);
+    return LUT_OK;
+}
+
+static pthread_once_t gsl_once = PTHREAD_ONCE_INIT;
+
+static void gsl_quiet(void)
+{
+    gsl_set_error_handler_off();
+}
+
+int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
+                      lut_predictor **out)
+{
+    pthread_once(&gsl_once, gsl_quiet);
+    *out = NULL;
+    lut_predictor *p = calloc(1, sizeof *p);
+    design d;
+    if (!p)
+        return LUT_ENOMEM;
+    p->gap8 = is_gap8(dev);
+    if (design_build(p->gap8, rows, n, &d)) {
+        free(p);
+        return LUT_ENOMEM;
+    }
+    size_t m = d.n ? d.n : 1;
+    double *pl = malloc(m * sizeof *pl), *sl = malloc(m * sizeof *sl);
+    double *fin = malloc(m * sizeof *fin), *scratch = malloc(m * sizeof *scratch);
+    int rc = pl && sl && fin && scratch ? LUT_OK : LUT_ENOMEM;
+    if (!rc) {
+        if (fit(d.X, d.y, d.n, d.p, &p->pooled, pl, 0))
+            p->pooled.ok = 0;
+        if (fit(d.X, d.y, d.n, P_SMALL, &p->small, sl, 0))
+            p->small.ok = 0;
+        rc = fit_kinds(p, &d, pl, sl, fin, scratch);
+    }
+    for (int k = 0; !rc && k <= LUT_PK_KINDS; k++) {
+        p->acc[k].kind = (lut_predict_kind)k;
+        p->acc[k].model = k < LUT_PK_KINDS ? p->use[k] : LUT_PM_NONE;
+        tally(&p->acc[k], &d, fin, (lut_predict_kind)k, scratch);
+    }
+    free(pl), free(sl), free(fin), free(scratch);
+    design_free(&d);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return LUT_OK;
+}
+
+void lut_predictor_free(lut_predictor *p)
+{
+    free(p);
+}
+
+int lut_predict(const lut_predictor *p, const lut_key *key, double *mean, double *var)
+{
+    double x[PMAX];
+    size_t np;
+    if (!p || !features(p->gap8, key, x, &np))
+        return 0;
+    lut_predict_kind k = lut_predict_kind_of(key);
+    const pfit *f = p->use[k] == LUT_PM_KIND     ? &p->kind[k]
+                    : p->use[k] == LUT_PM_POOLED ? &p->pooled
+                    : p->use[k] == LUT_PM_SMALL  ? &p->small
+                                                 : NULL;
+    if (!f || !f->ok)
+        return 0;
+    double yh = predict_log(f, x);
+    double v = f->s2 * (1 + spread(f, x));
+    if (!isfinite(yh) || yh > 700)
+        return 0;
+    *mean = exp(yh);
+    *var = *mean * *mean * (exp(v < 50 ? v : 50) - 1);
+    return 1;
+}
+
+const lut_predict_accuracy *lut_predictor_accuracy(const lut_predictor *p, lut_predict_kind k)
+{
+    return p && (unsigned)k <= LUT_PK_KINDS ? &p->acc[k] : NULL;
+}
+
+size_t lut_predictor_loo(const lut_device *dev, const lut_entry *rows, size_t n, int brute,
+                         double *out)
+{
+    design d;
+    pfit f;
+    size_t written = 0;
+    pthread_once(&gsl_once, gsl_quiet);
+    if (design_build(is_gap8(dev), rows, n, &d))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = NAN;
+    double *loo = malloc((d.n ? d.n : 1) * sizeof *loo);
+    if (loo && !fit(d.X, d.y, d.n, d.p, &f, loo, brute)) {
+        for (size_t i = 0; i < d.n; i++)
+            out[i] = loo[i];
+        written = d.n;
+    }
+    free(loo);
+    design_free(&d);
+    return written;
+}
