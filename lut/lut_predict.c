@@ -4,10 +4,11 @@
  *
  * A fit: GSL's bisquare robust regression gives the final weights w; the
  * coefficients are then those of the weighted least squares with these
- * weights, solved through (X'WX + lambda I)^-1 (a tiny ridge keeps
- * collinear features, such as bytes in and MACs of a 1x1 convolution,
- * solvable). With C that inverse, the leverage of row i is
- * h_i = w_i x_i' C x_i and its leave-one-out residual r_i / (1 - h_i).
+ * weights: the intercept free, the slopes on centred features through
+ * C = (Xc'WXc + lambda I)^-1 (a tiny fixed ridge keeps collinear features,
+ * such as bytes in and MACs of a 1x1 convolution, solvable). The leverage
+ * of row i is h_i = w_i (1/sum(w) + xc_i' C xc_i) and its leave-one-out
+ * residual r_i / (1 - h_i), exact for a fixed quadratic penalty.
  */
 #include "lut_predict.h"
 
@@ -26,6 +27,10 @@
 #define PMAX 7         /* features of the full fit with the GAP8 prior */
 #define P_SMALL 2      /* intercept and log work */
 #define ROWS_PER_FEATURE 3
+/* The ridge on the slopes: fixed (not scaled by the data), so that the
+ * closed-form leave-one-out stays exact; the features are logs, so it is
+ * negligible against any real spread of a feature. */
+#define RIDGE 1e-8
 
 typedef struct pfit {
     int ok;
@@ -176,11 +181,8 @@ static int wls(const double *X, const double *y, const double *w, size_t n, size
                 a[i * m + j] += w[r] * xi * (x[j + 1] - f->mean[j + 1]);
         }
     }
-    double tr = 0;
     for (size_t i = 0; i < m; i++)
-        tr += a[i * m + i];
-    for (size_t i = 0; i < m; i++)
-        a[i * m + i] += 1e-9 * (tr / (double)(m ? m : 1)) + 1e-12;
+        a[i * m + i] += RIDGE;
     if (m) {
         gsl_matrix_view A = gsl_matrix_view_array(a, m, m);
         if (gsl_linalg_cholesky_decomp1(&A.matrix) != GSL_SUCCESS ||
