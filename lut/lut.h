@@ -361,6 +361,10 @@ int lut_store_list(lut_store *store, const char *device, const char *op,
  */
 int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
                       const void *data, size_t len);
+/* Put n documents of one kind in one synced transaction: all of them or
+ * none (a bad kind or id is LUT_EINVAL before anything is written). */
+int lut_store_doc_put_many(lut_store *store, const char *kind, const char *const *ids,
+                           const void *const *data, const size_t *lens, size_t n);
 int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
                       void **data, size_t *len);
 int lut_store_doc_delete(lut_store *store, const char *kind, const char *id);

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "gap8_upload.h"
 #include "lut_predict.h"
+#include "log.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -150,6 +151,10 @@ void h_device_delete(fm_request *rq, fm_response *rs)
         fm_store_failure(rs, rc, "device");
         return;
     }
+    /* Its measurements go with it (a failure leaves them to a later
+     * device of the same name; the device itself is gone). */
+    if (fm_calib_purge(rq->srv->calib, name))
+        fm_log("device %s deleted, its measurements not", name);
     rs->status = 204;
 }
 
@@ -345,9 +350,12 @@ void h_device_accuracy(fm_request *rq, fm_response *rs)
     json_t *overall = accuracy_json(lut_predictor_accuracy(p, LUT_PK_KINDS));
     json_object_del(overall, "model");
     const lut_device *d = lut_table_device(t);
-    fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:s, s:s, s:o, s:o}", "device", d->name,
+    lut_calib cal;
+    int has = fm_calib_get(rq->srv->calib, t, &cal);
+    fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o}", "device", d->name,
                                        "lut_version", (json_int_t)d->lut_version, "method",
                                        "leave-one-out", "unit", d->unit, "overall", overall,
-                                       "kinds", kinds));
+                                       "kinds", kinds, "calibration",
+                                       has ? fm_calib_json(&cal) : json_null()));
     lut_table_release(t);
 }

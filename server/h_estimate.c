@@ -115,8 +115,8 @@ static int parse_layers(json_t *layers, size_t ni, layer *ls, uint64_t *macs, ui
 /* The latency object of n layers on table t; with layer_lat (detail), each
  * layer's latency on t joins its object there (a predicted one too, unless
  * strict). */
-static json_t *network_latency(const lut_table *t, const layer *ls, size_t n, json_t *layer_lat,
-                               int strict)
+static json_t *network_latency(const lut_table *t, const lut_calib *cal, const layer *ls, size_t n,
+                               json_t *layer_lat, int strict)
 {
     const char *dname = lut_table_device(t)->name;
     const lut_predictor *pred = strict ? NULL : lut_table_predictor(t);
@@ -150,7 +150,7 @@ static json_t *network_latency(const lut_table *t, const layer *ls, size_t n, js
             json_object_set_new(json_array_get(layer_lat, i), dname,
                                 e ? json_real(e->latency.mean) : predicted ? json_real(pm) : json_null());
     }
-    fm_lat l = {&s, n, strict};
+    fm_lat l = {&s, n, strict, cal};
     return fm_latency_json(t, &l, missing_keys);
 }
 
@@ -202,7 +202,8 @@ static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables,
         json_array_append_new(layer_lat, json_object());
     for (size_t d = 0; d < tables->n; d++)
         json_object_set_new(latency, lut_table_device(tables->tables[d])->name,
-                            network_latency(tables->tables[d], ls, n, layer_lat, strict));
+                            network_latency(tables->tables[d], fm_tables_cal(tables, d), ls, n, layer_lat,
+                                            strict));
     json_t *res = json_pack("{s:o, s:I, s:I, s:I, s:o}", "name",
                             name ? json_incref(name) : json_sprintf("network-%zu", ni),
                             "macs", (json_int_t)macs, "flops", (json_int_t)(2 * macs),
@@ -266,6 +267,10 @@ void h_estimate(fm_request *rq, fm_response *rs)
     }
     if (fm_tables_from_json(rq->srv->store, json_object_get(body, "devices"), &tables, rs))
         goto out;
+    if (!strict && fm_tables_calibrate(&tables, rq->srv->calib)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        goto out;
+    }
     results = json_array();
     size_t i;
     json_t *net;

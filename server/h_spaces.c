@@ -298,6 +298,7 @@ typedef struct space_costing {
     lut_key *scratch;               /* missing keys, made when one is missing */
     int predict;                    /* predictions were asked for */
     int strict;                     /* ?strict=true: rows only, no layer predictions */
+    fm_calib *calib;                /* calibrations (not strict) */
     fm_predictor pred;
 } space_costing;
 
@@ -310,6 +311,10 @@ static int costing_setup(space_costing *c, fm_response *rs)
         fm_problem(rs, 422, "invalid-field",
                    fm_err_pointer(NULL, "/devices", "a categorical space has no layers to cost; send []"),
                    "space \"%s\" is categorical: it has no latency", lut_space_id(c->sp));
+        return -1;
+    }
+    if (!c->strict && fm_tables_calibrate(&c->tables, c->calib)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
         return -1;
     }
     int rc = fm_costers_get(c->s->costers, c->sp, (const lut_table *const *)c->tables.tables, c->tables.n,
@@ -438,7 +443,7 @@ static int fast_costing(space_costing *c, fm_request *rq, fm_response *rs)
     fm_estbody_free(&b);
     if (!rc) {
         space_costing fresh = {.s = c->s, .sp = c->sp, .ng = c->ng, .predict = c->predict,
-                                 .strict = c->strict};
+                                 .strict = c->strict, .calib = c->calib};
         costing_end(c);
         *c = fresh;
     }
@@ -462,7 +467,7 @@ static void write_latency(space_costing *c, size_t i, fm_jw *w)
     for (size_t d = 0; d < c->tables.n; d++) {
         const lut_table *t = c->tables.tables[d];
         const lut_sum *l = &c->lat[i * c->tables.n + d];
-        fm_lat lat = {l, c->tot[i].layers, c->strict};
+        fm_lat lat = {l, c->tot[i].layers, c->strict, fm_tables_cal(&c->tables, d)};
         size_t missing = fm_lat_missing(&lat);
         json_t *mk = NULL;
         if (missing && !c->scratch)
@@ -561,7 +566,7 @@ static void write_result_csv(space_costing *c, size_t i, fm_results *r)
         }
     for (size_t d = 0; d < c->tables.n && fm_results_want(r, F_LATENCY); d++) {
         const lut_sum *l = &c->lat[i * c->tables.n + d];
-        fm_lat lat = {l, c->tot[i].layers, c->strict};
+        fm_lat lat = {l, c->tot[i].layers, c->strict, fm_tables_cal(&c->tables, d)};
         double per = lut_device_ms_per_unit(lut_table_device(c->tables.tables[d]));
         double total = fm_lat_total(&lat);
         size_t missing = fm_lat_missing(&lat);
@@ -576,8 +581,8 @@ static void write_result_csv(space_costing *c, size_t i, fm_results *r)
             continue;
         fm_json_uint_text(l->predicted, t);
         fm_results_csv_cell(r, 0, t);
-        fm_results_csv_cell(r, 0, fm_json_real_text(sqrt(l->predicted_var), t) ? t : "");
-        fm_results_csv_cell(r, 0, fm_json_real_text(total, t) ? t : "");
+        fm_results_csv_cell(r, 0, fm_json_real_text(fm_lat_std(&lat), t) ? t : "");
+        fm_results_csv_cell(r, 0, fm_json_real_text(l->total + l->predicted_total, t) ? t : "");
     }
     for (size_t m = 0; m < c->pred.n && fm_results_want(r, F_PREDICTED); m++) {
         double mean = 0, std = 0;
@@ -649,7 +654,8 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
     fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
-    space_costing c = {.s = s, .sp = s->space, .ng = lut_space_gene_count(s->space)};
+    space_costing c = {.s = s, .sp = s->space, .ng = lut_space_gene_count(s->space),
+                       .calib = rq->srv->calib};
     fm_results r = {0};
     const char *fidelity;
     if (fm_fidelity_param(rq, rs, &fidelity) || fm_bool_param(rq, rs, "predict", 1, &c.predict) ||

@@ -141,6 +141,8 @@ ROUTES = [
     ("POST", rf"/v1/devices/{NAME}/lut", {200: "lut-upload-result.json"}),
     ("GET", rf"/v1/devices/{NAME}/lut", {200: "lut-page.json"}),
     ("GET", rf"/v1/devices/{NAME}/accuracy", {200: "device-accuracy.json"}),
+    ("POST", rf"/v1/devices/{NAME}/measurements", {201: "measurements-post-result.json"}),
+    ("GET", rf"/v1/devices/{NAME}/measurements", {200: "measurements-list.json"}),
     ("POST", r"/v1/estimate", {200: "estimate-response.json"}),
     ("GET", r"/v1/spaces", {200: "space-list.json"}),
     ("POST", r"/v1/spaces", {201: "space.json"}),
