@@ -27,10 +27,15 @@
 #define PMAX 7         /* features of the full fit with the GAP8 prior */
 #define P_SMALL 2      /* intercept and log work */
 #define ROWS_PER_FEATURE 3
-/* The ridge on the slopes: fixed (not scaled by the data), so that the
- * closed-form leave-one-out stays exact; the features are logs, so it is
- * negligible against any real spread of a feature. */
-#define RIDGE 1e-8
+/* The ridges tried on the slopes, on features standardized over all the
+ * device's rows; each fit takes the one of least leave-one-out error
+ * (closed form), then keeps it fixed, so its own leave-one-out stays
+ * exact. A ridge tames the near-collinear directions (bytes in and out,
+ * MACs and weights of a 1x1 convolution are almost functions of each
+ * other) that would otherwise take huge opposite coefficients and explode
+ * on a key a little off the rows' span; on clean data the smallest wins. */
+static const double ridges[] = {1e-6, 1e-3, 1e-2, 0.1, 1.0, 10.0};
+#define RIDGES (sizeof ridges / sizeof ridges[0])
 
 typedef struct pfit {
     int ok;
@@ -39,11 +44,13 @@ typedef struct pfit {
     double mean[PMAX];       /* weighted feature means (mean[0] unused) */
     double cov[PMAX * PMAX]; /* (Xc'WXc + lambda I)^-1 over the slopes */
     double sw;               /* sum of the weights */
+    double ridge;            /* the ridge chosen */
     double s2;               /* weighted residual variance (log space) */
 } pfit;
 
 struct lut_predictor {
     int gap8;
+    double center[PMAX], scale[PMAX]; /* feature standardization */
     pfit kind[LUT_PK_KINDS];
     pfit pooled, small;
     lut_predict_model use[LUT_PK_KINDS];
@@ -117,6 +124,7 @@ static int features(int gap8, const lut_key *key, double x[PMAX], size_t *p)
     x[4] = log((double)c.params * b + 1);
     x[5] = log(ceil(cout / 8) * 8 / cout);
     *p = 6;
+    x[6] = 0;
     if (gap8) {
         lut_gap8_layer g;
         double cyc = lut_gap8_layer_from_key(key, &g, NULL) == LUT_OK ? lut_gap8_cycles(&g, NULL) : 0;
@@ -155,8 +163,9 @@ static double predict_log(const pfit *f, const double *x)
  * stride PMAX, first p columns, column 0 the intercept): the slopes on
  * centred features with a tiny ridge (so collinear features stay
  * solvable and adding a constant to y moves the intercept alone); fills
- * beta, mean, cov, sw and s2. */
-static int wls(const double *X, const double *y, const double *w, size_t n, size_t p, pfit *f)
+ * beta, mean, cov, sw, s2 and ridge. */
+static int wls(const double *X, const double *y, const double *w, size_t n, size_t p,
+               double ridge, pfit *f)
 {
     double a[PMAX * PMAX] = {0}, rhs[PMAX] = {0}, sw = 0, ybar = 0;
     size_t m = p - 1;
@@ -182,7 +191,7 @@ static int wls(const double *X, const double *y, const double *w, size_t n, size
         }
     }
     for (size_t i = 0; i < m; i++)
-        a[i * m + i] += RIDGE;
+        a[i * m + i] += ridge;
     if (m) {
         gsl_matrix_view A = gsl_matrix_view_array(a, m, m);
         if (gsl_linalg_cholesky_decomp1(&A.matrix) != GSL_SUCCESS ||
@@ -199,6 +208,7 @@ static int wls(const double *X, const double *y, const double *w, size_t n, size
     }
     f->p = p;
     f->sw = sw;
+    f->ridge = ridge;
     double ss = 0;
     for (size_t r = 0; r < n; r++) {
         double e = y[r] - predict_log(f, X + r * PMAX);
@@ -241,6 +251,32 @@ static void robust_weights(const double *X, const double *y, size_t n, size_t p,
     gsl_matrix_free(m);
 }
 
+/* The weighted fit at the ridge of least weighted leave-one-out squared
+ * error (closed form) into f; -1 when no ridge solves. */
+static int choose_ridge(const double *X, const double *y, const double *w, size_t n, size_t p,
+                        pfit *f)
+{
+    double best = INFINITY;
+    int found = 0;
+    for (size_t k = 0; k < RIDGES; k++) {
+        pfit g;
+        double ss = 0;
+        if (wls(X, y, w, n, p, ridges[k], &g))
+            continue;
+        for (size_t r = 0; r < n; r++) {
+            double h = w[r] * spread(&g, X + r * PMAX);
+            double e = (y[r] - predict_log(&g, X + r * PMAX)) / (h < 1 - 1e-9 ? 1 - h : 1e-9);
+            ss += w[r] * e * e;
+        }
+        if (ss < best * (1 - 1e-9)) {
+            best = ss;
+            *f = g;
+            found = 1;
+        }
+    }
+    return found ? 0 : -1;
+}
+
 /* Fit the n rows, with leave-one-out log predictions in loo (may be NULL):
  * closed form, or (brute) a refit without each row at the same weights. */
 static int fit(const double *X, const double *y, size_t n, size_t p, pfit *f, double *loo,
@@ -253,7 +289,7 @@ static int fit(const double *X, const double *y, size_t n, size_t p, pfit *f, do
     if (!w)
         return -1;
     robust_weights(X, y, n, p, w);
-    int rc = wls(X, y, w, n, p, f);
+    int rc = choose_ridge(X, y, w, n, p, f);
     for (size_t r = 0; !rc && loo && r < n; r++) {
         const double *x = X + r * PMAX;
         double yh = predict_log(f, x);
@@ -265,7 +301,7 @@ static int fit(const double *X, const double *y, size_t n, size_t p, pfit *f, do
         pfit g;
         double keep = w[r];
         w[r] = 0;
-        loo[r] = wls(X, y, w, n, p, &g) ? NAN : predict_log(&g, x);
+        loo[r] = wls(X, y, w, n, p, f->ridge, &g) ? NAN : predict_log(&g, x);
         w[r] = keep;
     }
     free(w);
@@ -279,7 +315,34 @@ typedef struct design {
     double *X, *y;
     lut_predict_kind *kind;
     size_t n, p;
+    double center[PMAX], scale[PMAX]; /* x' = (x - center) / scale, columns 1.. */
 } design;
+
+/* Standardize x (a feature row) as the design's columns were. */
+static void standardize(const double *center, const double *scale, double *x)
+{
+    for (size_t i = 1; i < PMAX; i++)
+        x[i] = (x[i] - center[i]) / scale[i];
+}
+
+/* The columns' mean and standard deviation over the rows, then every row
+ * standardized by them (a column that does not vary keeps scale 1). */
+static void design_standardize(design *d)
+{
+    for (size_t i = 0; i < PMAX; i++) {
+        double m = 0, v = 0;
+        for (size_t r = 0; r < d->n; r++)
+            m += d->X[r * PMAX + i];
+        m = d->n ? m / (double)d->n : 0;
+        for (size_t r = 0; r < d->n; r++)
+            v += (d->X[r * PMAX + i] - m) * (d->X[r * PMAX + i] - m);
+        v = d->n > 1 ? sqrt(v / (double)(d->n - 1)) : 0;
+        d->center[i] = i ? m : 0;
+        d->scale[i] = i && v > 1e-12 ? v : 1;
+    }
+    for (size_t r = 0; r < d->n; r++)
+        standardize(d->center, d->scale, d->X + r * PMAX);
+}
 
 static void design_free(design *d)
 {
@@ -314,6 +377,7 @@ static int design_build(int gap8, const lut_entry *rows, size_t n, design *d)
         d->kind[d->n] = lut_predict_kind_of(&rows[i].key);
         d->n++;
     }
+    design_standardize(d);
     return LUT_OK;
 }
 
@@ -417,6 +481,8 @@ int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
         free(p);
         return LUT_ENOMEM;
     }
+    memcpy(p->center, d.center, sizeof p->center);
+    memcpy(p->scale, d.scale, sizeof p->scale);
     size_t m = d.n ? d.n : 1;
     double *pl = malloc(m * sizeof *pl), *sl = malloc(m * sizeof *sl);
     double *fin = malloc(m * sizeof *fin), *scratch = malloc(m * sizeof *scratch);
@@ -454,6 +520,7 @@ int lut_predict(const lut_predictor *p, const lut_key *key, double *mean, double
     size_t np;
     if (!p || !features(p->gap8, key, x, &np))
         return 0;
+    standardize(p->center, p->scale, x);
     lut_predict_kind k = lut_predict_kind_of(key);
     const pfit *f = p->use[k] == LUT_PM_KIND     ? &p->kind[k]
                     : p->use[k] == LUT_PM_POOLED ? &p->pooled
