@@ -16,7 +16,8 @@ a running fmasd (bench/calib_cpu.sh starts one):
     python3 bench/calib_cpu.py --server URL [--size 64] [--networks 60]
         [--repeats 15] [--layer-repeats 30] [--loo 20] [--out DIR]
 
-Writes DIR/calib_cpu.json (every figure) and DIR/networks.csv.
+Writes DIR/calib_cpu.json (every figure), DIR/networks.csv and
+DIR/table_and_networks.json (the table and each measured network's layers).
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def main(argv=None) -> int:
     meas = call(args.server, "GET", f"/v1/devices/{DEVICE}/measurements")
     cal = meas["calibration"]
     acc = call(args.server, "GET", f"/v1/devices/{DEVICE}/accuracy")
+    # The table and every measured network's layers, for analysis offline.
+    table = call(args.server, "GET", f"/v1/devices/{DEVICE}/lut?limit=10000")["entries"]
+    nets = [{"genome": m["genome"], "measured": m["latency"],
+             "layers": call(args.server, "POST", f"/v1/spaces/{space}/expand",
+                            {"genome": m["genome"]})["layers"]} for m in meas["measurements"]]
+    with open(os.path.join(args.out, "table_and_networks.json"), "w", encoding="utf-8") as f:
+        json.dump({"table": table, "networks": nets}, f)
     genomes = [m["genome"] for m in meas["measurements"]][:args.loo]
     loo = loo_missing_layers(args.server, space, genomes)
     n_ok = sum(r["within10"] for r in loo)

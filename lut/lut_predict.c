@@ -55,6 +55,12 @@ struct lut_predictor {
     pfit pooled, small;
     lut_predict_model use[LUT_PK_KINDS];
     lut_predict_accuracy acc[LUT_PK_KINDS + 1];
+    /* The local correction: each usable row's families and its residual
+     * under the fit its kind uses; use_family[k] when it helps kind k. */
+    int use_family[LUT_PK_KINDS];
+    size_t nres;
+    uint64_t *fam_a, *fam_b;
+    double *resid;
 };
 
 static const char *const kind_names[LUT_PK_KINDS] = {
@@ -310,12 +316,55 @@ static int fit(const double *X, const double *y, size_t n, size_t p, pfit *f, do
     return rc;
 }
 
+/*
+ * The two families of a key: the same layer but for its output channels
+ * (a), or but for its input channels (b); a depthwise convolution's
+ * channels vary together, so both of its families drop all three. Rows of
+ * one family share what the features do not see (a library's kernel choice
+ * for one channel count, a dilation's cost), so the mean residual of a
+ * key's family corrects its prediction (the local correction).
+ */
+static void families(const lut_key *key, uint64_t *a, uint64_t *b)
+{
+    lut_key k = *key;
+    int dw = lut_predict_kind_of(key) == LUT_PK_CONV_DW;
+    k.cout = 0;
+    if (dw)
+        k.cin = k.groups = 0;
+    *a = lut_key_hash(&k);
+    k = *key;
+    k.cin = 0;
+    if (dw)
+        k.cout = k.groups = 0;
+    *b = lut_key_hash(&k) ^ UINT64_C(0x9e3779b97f4a7c15);
+}
+
+/* The mean residual of the family of (a, b) over rows (skip left out):
+ * family a first, else b; 0 with *found 0 when neither has a row. */
+static double family_residual(const uint64_t *fa, const uint64_t *fb, const double *resid,
+                              size_t n, size_t skip, uint64_t a, uint64_t b, int *found)
+{
+    double sa = 0, sb = 0;
+    size_t na = 0, nb = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (j == skip || isnan(resid[j]))
+            continue;
+        if (fa[j] == a)
+            sa += resid[j], na++;
+        if (fb[j] == b)
+            sb += resid[j], nb++;
+    }
+    *found = na || nb;
+    return na ? sa / (double)na : nb ? sb / (double)nb : 0;
+}
+
 /* The usable rows: features X (stride PMAX), log latency y and kind. */
 typedef struct design {
     double *X, *y;
     lut_predict_kind *kind;
     size_t n, p;
     double center[PMAX], scale[PMAX]; /* x' = (x - center) / scale, columns 1.. */
+    uint64_t *fam_a, *fam_b; /* families (see families()) */
 } design;
 
 /* Standardize x (a feature row) as the design's columns were. */
@@ -346,6 +395,8 @@ static void design_standardize(design *d)
 
 static void design_free(design *d)
 {
+    free(d->fam_a);
+    free(d->fam_b);
     free(d->X);
     free(d->y);
     free(d->kind);
@@ -363,7 +414,9 @@ static int design_build(int gap8, const lut_entry *rows, size_t n, design *d)
     d->X = malloc((n ? n : 1) * PMAX * sizeof *d->X);
     d->y = malloc((n ? n : 1) * sizeof *d->y);
     d->kind = malloc((n ? n : 1) * sizeof *d->kind);
-    if (!d->X || !d->y || !d->kind) {
+    d->fam_a = malloc((n ? n : 1) * sizeof *d->fam_a);
+    d->fam_b = malloc((n ? n : 1) * sizeof *d->fam_b);
+    if (!d->X || !d->y || !d->kind || !d->fam_a || !d->fam_b) {
         design_free(d);
         return LUT_ENOMEM;
     }
@@ -375,6 +428,7 @@ static int design_build(int gap8, const lut_entry *rows, size_t n, design *d)
             continue;
         d->y[d->n] = log(rows[i].latency.mean);
         d->kind[d->n] = lut_predict_kind_of(&rows[i].key);
+        families(&rows[i].key, &d->fam_a[d->n], &d->fam_b[d->n]);
         d->n++;
     }
     design_standardize(d);
@@ -467,6 +521,69 @@ static void gsl_quiet(void)
     gsl_set_error_handler_off();
 }
 
+/* The fit kind k uses, or NULL. */
+static const pfit *fit_of(const lut_predictor *p, lut_predict_kind k)
+{
+    const pfit *f = p->use[k] == LUT_PM_KIND     ? &p->kind[k]
+                    : p->use[k] == LUT_PM_POOLED ? &p->pooled
+                    : p->use[k] == LUT_PM_SMALL  ? &p->small
+                                                 : NULL;
+    return f && f->ok ? f : NULL;
+}
+
+/* Mean squared log error of loo over the rows of kind k (inf if none):
+ * what the local correction must lower, as it exists for the few rows a
+ * median does not see. */
+static double sq_log_err(const design *d, const double *loo, lut_predict_kind k)
+{
+    double ss = 0;
+    size_t m = 0;
+    for (size_t r = 0; r < d->n; r++)
+        if (d->kind[r] == k && !isnan(loo[r]))
+            ss += (loo[r] - d->y[r]) * (loo[r] - d->y[r]), m++;
+    return m ? ss / (double)m : INFINITY;
+}
+
+/* The local correction: keep every row's residual under its kind's fit
+ * and turn the correction on for the kinds whose leave-one-out mean
+ * squared log error it lowers; final[] then holds the corrected leave-one-out
+ * predictions of those kinds. */
+static int fit_families(lut_predictor *p, const design *d, double *final)
+{
+    size_t m = d->n ? d->n : 1;
+    p->fam_a = malloc(m * sizeof *p->fam_a);
+    p->fam_b = malloc(m * sizeof *p->fam_b);
+    p->resid = malloc(m * sizeof *p->resid);
+    double *corr = malloc(m * sizeof *corr);
+    if (!p->fam_a || !p->fam_b || !p->resid || !corr) {
+        free(corr);
+        return LUT_ENOMEM;
+    }
+    p->nres = d->n;
+    memcpy(p->fam_a, d->fam_a, d->n * sizeof *p->fam_a);
+    memcpy(p->fam_b, d->fam_b, d->n * sizeof *p->fam_b);
+    for (size_t r = 0; r < d->n; r++) {
+        const pfit *f = fit_of(p, d->kind[r]);
+        p->resid[r] = f ? d->y[r] - predict_log(f, d->X + r * PMAX) : NAN;
+    }
+    for (size_t r = 0; r < d->n; r++) {
+        int found;
+        double c = family_residual(p->fam_a, p->fam_b, p->resid, d->n, r, d->fam_a[r],
+                                   d->fam_b[r], &found);
+        corr[r] = final[r] + c;
+    }
+    for (int k = 0; k < LUT_PK_OTHER; k++) {
+        if (sq_log_err(d, corr, (lut_predict_kind)k) < sq_log_err(d, final, (lut_predict_kind)k)) {
+            p->use_family[k] = 1;
+            for (size_t r = 0; r < d->n; r++)
+                if (d->kind[r] == (lut_predict_kind)k)
+                    final[r] = corr[r];
+        }
+    }
+    free(corr);
+    return LUT_OK;
+}
+
 int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
                       lut_predictor **out)
 {
@@ -494,6 +611,8 @@ int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
             p->small.ok = 0;
         rc = fit_kinds(p, &d, pl, sl, fin, scratch);
     }
+    if (!rc)
+        rc = fit_families(p, &d, fin);
     for (int k = 0; !rc && k <= LUT_PK_KINDS; k++) {
         p->acc[k].kind = (lut_predict_kind)k;
         p->acc[k].model = k < LUT_PK_KINDS ? p->use[k] : LUT_PM_NONE;
@@ -502,7 +621,7 @@ int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
     free(pl), free(sl), free(fin), free(scratch);
     design_free(&d);
     if (rc) {
-        free(p);
+        lut_predictor_free(p);
         return rc;
     }
     *out = p;
@@ -511,6 +630,11 @@ int lut_predictor_fit(const lut_device *dev, const lut_entry *rows, size_t n,
 
 void lut_predictor_free(lut_predictor *p)
 {
+    if (!p)
+        return;
+    free(p->fam_a);
+    free(p->fam_b);
+    free(p->resid);
     free(p);
 }
 
@@ -522,13 +646,16 @@ int lut_predict(const lut_predictor *p, const lut_key *key, double *mean, double
         return 0;
     standardize(p->center, p->scale, x);
     lut_predict_kind k = lut_predict_kind_of(key);
-    const pfit *f = p->use[k] == LUT_PM_KIND     ? &p->kind[k]
-                    : p->use[k] == LUT_PM_POOLED ? &p->pooled
-                    : p->use[k] == LUT_PM_SMALL  ? &p->small
-                                                 : NULL;
-    if (!f || !f->ok)
+    const pfit *f = fit_of(p, k);
+    if (!f)
         return 0;
     double yh = predict_log(f, x);
+    if (p->use_family[k]) {
+        uint64_t a, b;
+        int found;
+        families(key, &a, &b);
+        yh += family_residual(p->fam_a, p->fam_b, p->resid, p->nres, SIZE_MAX, a, b, &found);
+    }
     double v = f->s2 * (1 + spread(f, x));
     if (!isfinite(yh) || yh > 700)
         return 0;
