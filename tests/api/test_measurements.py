@@ -169,3 +169,17 @@ def test_measurements_survive_a_restart(fmasd_factory, tmp_path):
     assert proc.stop(timeout=10.0) is None
     proc = fmasd_factory(["--no-bundled"], data_dir=data)
     assert get(proc.client) == before
+
+
+def test_every_route_has_its_own_metrics(dev):
+    """Each path pattern keeps its own counters (none falls into the
+    "unmatched" slot because the table outgrew the metrics)."""
+    post(dev, measured(random.Random(7), 0)[0])
+    get(dev)
+    dev.get("/v1/devices/cal/accuracy", expect=200)
+    text = dev.get("/metrics", expect=200).body.decode()
+    for method, route in [("POST", "/v1/devices/{name}/measurements"),
+                          ("GET", "/v1/devices/{name}/measurements"),
+                          ("GET", "/v1/devices/{name}/accuracy")]:
+        assert f'method="{method}",route="{route}"' in text, route
+    assert 'route="/v1/spaces/{id}/screen"' in text
