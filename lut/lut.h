@@ -361,6 +361,10 @@ int lut_store_list(lut_store *store, const char *device, const char *op,
  */
 int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
                       const void *data, size_t len);
+/* Put n documents of one kind in one synced transaction: all of them or
+ * none (a bad kind or id is LUT_EINVAL before anything is written). */
+int lut_store_doc_put_many(lut_store *store, const char *kind, const char *const *ids,
+                           const void *const *data, const size_t *lens, size_t n);
 int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
                       void **data, size_t *len);
 int lut_store_doc_delete(lut_store *store, const char *kind, const char *id);
@@ -405,6 +409,12 @@ typedef struct lut_sum {
     double total;      /* sum of the mean latency of the rows found */
     size_t hits;
     size_t missing;
+    /* Of the missing layers, those a lut_predictor predicts: how many, the
+     * sum of their predictions and its variance. Only the calls that say
+     * so fill them (lut_space_cost does); the others leave them 0. */
+    size_t predicted;
+    double predicted_total;
+    double predicted_var;
 } lut_sum;
 
 /* Sum the latency of a network's canonical layers. The index of each layer
@@ -434,6 +444,16 @@ const lut_entry *lut_table_find_packed(const lut_table *table,
 void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
                           const uint64_t *hashes, size_t n, lut_sum *out,
                           size_t *missing_idx, size_t missing_cap);
+
+/* ------------------------------------------------------- predictions */
+
+/* Predictions of the rows a table lacks (lut_predict.h). */
+typedef struct lut_predictor lut_predictor;
+
+/* The table's predictor, fitted from its rows on first use (one fit per
+ * table version, whichever thread asks first) and kept with the table;
+ * NULL only when out of memory. Valid while the reference is held. */
+const lut_predictor *lut_table_predictor(const lut_table *table);
 
 #ifdef __cplusplus
 }

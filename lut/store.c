@@ -1362,6 +1362,51 @@ int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
     return write_txn(store, doc_write_body, &ctx);
 }
 
+typedef struct docs_ctx {
+    const char *kind;
+    const char *const *ids;
+    const void *const *data;
+    const size_t *lens;
+    size_t n;
+} docs_ctx;
+
+static int docs_write_body(lut_store *s, MDB_txn *txn, void *vctx)
+{
+    docs_ctx *ctx = vctx;
+    for (size_t i = 0; i < ctx->n; i++) {
+        char kbuf[2 * DOC_NAME_MAX + 1];
+        MDB_val k, v;
+        int rc = doc_key(ctx->kind, ctx->ids[i], kbuf, &k.mv_size);
+        if (rc != 0)
+            return rc;
+        k.mv_data = kbuf;
+        v.mv_data = (void *)(uintptr_t)ctx->data[i];
+        v.mv_size = ctx->lens[i];
+        rc = mdb_put(txn, s->dbi_docs, &k, &v, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int lut_store_doc_put_many(lut_store *store, const char *kind, const char *const *ids,
+                           const void *const *data, const size_t *lens, size_t n)
+{
+    if (!store || (n && (!ids || !data || !lens)))
+        return LUT_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char kbuf[2 * DOC_NAME_MAX + 1];
+        size_t kl;
+        int rc = doc_key(kind, ids[i], kbuf, &kl);
+        if (rc != 0)
+            return rc;
+        if (lens[i] > 0 && !data[i])
+            return LUT_EINVAL;
+    }
+    docs_ctx ctx = {kind, ids, data, lens, n};
+    return write_txn(store, docs_write_body, &ctx);
+}
+
 int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
                       void **data, size_t *len)
 {

@@ -10,6 +10,8 @@
 
 #include "codec.h"
 #include "gap8_upload.h"
+#include "lut_predict.h"
+#include "log.h"
 #include "metrics.h"
 #include "server.h"
 
@@ -65,6 +67,18 @@ static const char *device_param(fm_request *rq, fm_response *rs)
         return NULL;
     }
     return name;
+}
+
+/* Fit the predictions of the table just committed here, on the upload's
+ * worker, rather than on the first estimate's thread (see lut_predict.h);
+ * a failure only leaves the fit to that first use. */
+static void warm_predictor(lut_store *store, const char *name)
+{
+    lut_table *t;
+    if (lut_store_table(store, name, &t) == LUT_OK) {
+        (void)lut_table_predictor(t);
+        lut_table_release(t);
+    }
 }
 
 void h_device_list(fm_request *rq, fm_response *rs)
@@ -137,6 +151,10 @@ void h_device_delete(fm_request *rq, fm_response *rs)
         fm_store_failure(rs, rc, "device");
         return;
     }
+    /* Its measurements go with it (a failure leaves them to a later
+     * device of the same name; the device itself is gone). */
+    if (fm_calib_purge(rq->srv->calib, name))
+        fm_log("device %s deleted, its measurements not", name);
     rs->status = 204;
 }
 
@@ -180,6 +198,7 @@ void h_lut_upload(fm_request *rq, fm_response *rs)
         fm_store_failure(rs, rc, "device");
         return;
     }
+    warm_predictor(rq->srv->store, name);
     fm_respond_json(rs, 200, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "device", name,
                                        "mode", mode == LUT_MODE_MERGE ? "merge" : "replace",
                                        "accepted", (json_int_t)n, "entries", (json_int_t)dev.entries,
@@ -293,4 +312,50 @@ void h_lut_list(fm_request *rq, fm_response *rs)
                                        "lut_version", (json_int_t)dev.lut_version,
                                        "lut_hash", dev.lut_hash, "entries", arr,
                                        "next_cursor", next[0] ? json_string(next) : json_null()));
+}
+
+/* One kind's (or every row's) leave-one-out accuracy. */
+static json_t *accuracy_json(const lut_predict_accuracy *a)
+{
+    double n = a->rows ? (double)a->rows : 1;
+    return json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f}", "model", lut_predict_model_name(a->model),
+                     "rows", (json_int_t)a->rows, "predicted", (json_int_t)a->predicted,
+                     "within5", (double)a->within5 / n, "within10", (double)a->within10 / n,
+                     "within25", (double)a->within25 / n, "median_rel_err", a->median_rel_err);
+}
+
+void h_device_accuracy(fm_request *rq, fm_response *rs)
+{
+    const char *name = device_param(rq, rs);
+    if (!name)
+        return;
+    lut_table *t;
+    int rc = lut_store_table(rq->srv->store, name, &t);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    const lut_predictor *p = lut_table_predictor(t);
+    if (!p) {
+        lut_table_release(t);
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    json_t *kinds = json_object();
+    for (int k = 0; k < LUT_PK_KINDS; k++) {
+        const lut_predict_accuracy *a = lut_predictor_accuracy(p, (lut_predict_kind)k);
+        if (a->rows)
+            json_object_set_new(kinds, lut_predict_kind_name((lut_predict_kind)k), accuracy_json(a));
+    }
+    json_t *overall = accuracy_json(lut_predictor_accuracy(p, LUT_PK_KINDS));
+    json_object_del(overall, "model");
+    const lut_device *d = lut_table_device(t);
+    lut_calib cal;
+    int has = fm_calib_get(rq->srv->calib, t, &cal);
+    fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o}", "device", d->name,
+                                       "lut_version", (json_int_t)d->lut_version, "method",
+                                       "leave-one-out", "unit", d->unit, "overall", overall,
+                                       "kinds", kinds, "calibration",
+                                       has ? fm_calib_json(&cal) : json_null()));
+    lut_table_release(t);
 }

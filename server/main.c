@@ -347,6 +347,13 @@ static int start_state(fm_server *srv)
         lut_store_close(srv->store);
         return 1;
     }
+    if (!(srv->calib = fm_calib_new(srv->store))) {
+        fprintf(stderr, "fmasd: out of memory\n");
+        fm_fitter_stop(srv->fitter);
+        fm_spaces_destroy(&srv->spaces);
+        lut_store_close(srv->store);
+        return 1;
+    }
     fit_stored(srv);
     if (fm_bundled_load(srv))
         fm_log("some bundled tables did not load; the service runs without them");
@@ -357,6 +364,7 @@ static void stop_state(fm_server *srv)
 {
     fm_fitter_stop(srv->fitter);
     fm_spaces_destroy(&srv->spaces);
+    fm_calib_free(srv->calib);
     lut_store_close(srv->store);
 }
 

@@ -8,6 +8,7 @@
  */
 #include "routes.h"
 
+#include "h_calib.h"
 #include "h_dashboard.h"
 #include "h_devices.h"
 #include "h_estimate.h"
@@ -27,6 +28,9 @@ static const fm_route table[] = {
     {"DELETE", "/v1/devices/{name}", h_device_delete, 0, NULL},
     {"POST", "/v1/devices/{name}/lut", h_lut_upload, FM_ROUTE_LONG, &h_lut_upload_body},
     {"GET", "/v1/devices/{name}/lut", h_lut_list, 0, NULL},
+    {"GET", "/v1/devices/{name}/accuracy", h_device_accuracy, 0, NULL},
+    {"POST", "/v1/devices/{name}/measurements", h_measurements_post, FM_ROUTE_LONG, NULL},
+    {"GET", "/v1/devices/{name}/measurements", h_measurements_get, 0, NULL},
     {"POST", "/v1/estimate", h_estimate, 0, NULL},
     {"GET", "/v1/spaces", h_space_list, 0, NULL},
     {"POST", "/v1/spaces", h_space_create, 0, NULL},

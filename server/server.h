@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "auth.h"
+#include "calib.h"
 #include "fitter.h"
 #include "lut.h"
 #include "metrics.h"
@@ -41,6 +42,7 @@ struct fm_server {
     fm_metrics metrics;
     fm_spaces spaces;
     fm_fitter *fitter;
+    fm_calib *calib; /* measurements and calibrations; NULL: none */
 };
 
 #endif
