@@ -343,15 +343,22 @@ static int load_tokens(fm_config *cfg, const startup *st)
 }
 
 /* The writer's store in the data directory, or a replica's first
- * snapshot (waited for up to a minute). Returns 0 or the exit status. */
+ * snapshot (waited for up to a minute, or until SIGINT or SIGTERM). Returns 0 or the exit status. */
 static int open_store(fm_server *srv)
 {
     fm_config *cfg = &srv->cfg;
     if (cfg->replica) {
-        int rc = fm_replica_open(&srv->replica, cfg->snapshot_dir, 60000, &srv->store);
+        /* SIGINT and SIGTERM are blocked here: look for them between tries. */
+        sigset_t pending;
+        int rc = LUT_ENOTFOUND;
+        for (int i = 0; i < 600 && rc == LUT_ENOTFOUND; i++) {
+            rc = fm_replica_open(&srv->replica, cfg->snapshot_dir, 100, &srv->store);
+            if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
+                break;
+        }
         if (rc)
             fprintf(stderr, "fmasd: no snapshot to serve in %s: %s\n", cfg->snapshot_dir,
-                    rc == LUT_ENOTFOUND ? "none appeared within 60 s" : lut_strerror(rc));
+                    rc == LUT_ENOTFOUND ? "none appeared (waited up to 60 s)" : lut_strerror(rc));
         return rc ? 1 : 0;
     }
     int rc = lut_store_open(&srv->store, cfg->data_dir, NULL);
