@@ -253,3 +253,35 @@ def test_timed_out_jobs_are_cancelled(slurm, fmasd, tmp_path):
     assert not any(squeue(slurm)), squeue(slurm)
     leftovers = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert str(tmp_path / "state") not in leftovers
+
+
+def test_fmas_eval_evaluations_through_slurm(slurm, tmp_path):
+    """The demo loop of tests/loop (synthetic VOC, stand-in checkpoint,
+    fmas-eval on a validation subset of 8, 2 generations of 4) with every
+    evaluation and fine-tune run through srun."""
+    root = HERE.parents[1]
+    build = Path(os.environ.get("FMAS_BUILD") or root / "build")
+    server = fmasapi.FmasdProcess(tmp_path / "data", [])
+    server.start(fmasapi.Schemas())
+    try:
+        env = dict(slurm, FMAS_DEMO_DIR=str(tmp_path / "demo"), FMAS_BUILD=str(build),
+                   FMAS_DEMO_SIZE="33", FMAS_DEMO_SUBSET="8", FMAS_DEMO_POP="4", FMAS_DEMO_GENS="2",
+                   FMAS_DEMO_TRAIN_ITERS="5", FMAS_DEMO_REPEATS="1", FMAS_DEMO_FT_ITERS="2",
+                   FMAS_DEMO_JOBS="2", FMAS_DEMO_LAUNCHER=LAUNCHER)
+        env.pop("FMAS_VOC_ROOT", None)
+        env.pop("FMAS_CHECKPOINT", None)
+        t0 = time.monotonic()
+        run = subprocess.run([str(root / "clients" / "fmas-demo"), f"http://127.0.0.1:{server.port}"], env=env,
+                             capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stderr[-4000:]
+        out = sorted((tmp_path / "demo").glob("search-*"))[0]
+        front = json.loads((out / "front.json").read_text())
+        assert front["generations"] == 2 and front["evaluations"] >= 4 and front["front"]
+        assert all("finetuned" in m for m in front["front"])
+        records = cl.journal(out / "journal.jsonl")
+        evals = [r for r in records if r.get("type") == "eval"]
+        assert evals and all(r["ok"] for r in evals)
+        print(f"\n{len(evals)} fmas-eval runs (evaluations and fine-tunes) through srun; "
+              f"the whole demo took {time.monotonic() - t0:.0f} s")
+    finally:
+        server.stop()
