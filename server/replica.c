@@ -70,6 +70,29 @@ int fm_replica_open(fm_replica **out, const char *dir, unsigned wait_ms, lut_sto
     return 0;
 }
 
+/* Schedule fits of the spaces that the reload replaced (new, or changed:
+ * not one of the objects in before, which were kept with their models). */
+static void schedule_changed(fm_replica *r, fm_space **before, size_t nbefore)
+{
+    fm_space **now;
+    size_t n;
+    if (fm_spaces_list(r->spaces, &now, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        int kept = 0;
+        for (size_t j = 0; j < nbefore && !kept; j++)
+            kept = now[i] == before[j];
+        fm_obs_pair *pairs = NULL;
+        size_t np = 0;
+        if (!kept && fm_obs_pairs(now[i]->obs, &pairs, &np) == 0)
+            for (size_t k = 0; k < np; k++)
+                fm_fitter_schedule(r->fitter, now[i], pairs[k].metric, pairs[k].fidelity, 1);
+        free(pairs);
+        fm_spaces_release(now[i]);
+    }
+    free(now);
+}
+
 /* Swap in snapshot info and refresh what is built from the store. */
 static void swap_in(fm_replica *r, const fm_snapshot_info *info)
 {
@@ -79,9 +102,16 @@ static void swap_in(fm_replica *r, const fm_snapshot_info *info)
         fm_log("replica: snapshot %" PRIu64 " does not open: %s", info->sequence, lut_strerror(rc));
         return;
     }
+    fm_space **before = NULL;
+    size_t nbefore = 0;
+    if (fm_spaces_list(r->spaces, &before, &nbefore))
+        nbefore = 0;
     if ((rc = fm_spaces_reload(r->spaces, r->store)))
         fm_log("replica: the spaces of snapshot %" PRIu64 " do not load: %s", info->sequence, lut_strerror(rc));
-    fm_fitter_schedule_stored(r->fitter, r->spaces);
+    schedule_changed(r, before, nbefore);
+    for (size_t i = 0; i < nbefore; i++)
+        fm_spaces_release(before[i]);
+    free(before);
     pthread_mutex_lock(&r->lock);
     r->st.serving = *info;
     r->st.loaded = now_unix();

@@ -182,3 +182,23 @@ def test_replica_without_snapshot_exits(tmp_path):
     proc.terminate()
     assert proc.wait(10) == 1
     assert "no snapshot to serve" in proc.stderr.read()
+
+
+def test_replica_fits_the_observations_it_follows(pair):
+    w, r, _ = pair
+    genes = [{"name": n, "choices": [1, 2, 3]} for n in "abcd"]
+    w.create_space({"id": "grid", "genes": genes})
+    obs = [{"genome": [i % 3, (i // 3) % 3, (i // 9) % 3, i % 2], "metric": "miou", "value": 0.3 + 0.01 * i}
+           for i in range(14)]
+    w.post_observations("grid", obs)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if any(s["id"] == "grid" for s in r.spaces()) and len(r.observations("grid")["observations"]) == 14:
+            break
+        time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    got = r.surrogate("grid", "miou")
+    while got["status"] != "fitted" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        got = r.surrogate("grid", "miou")
+    assert got["status"] == "fitted" and got["distinct"] == 14, got
