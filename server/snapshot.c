@@ -107,6 +107,19 @@ static json_t *copy_versions(const char *path)
     return v;
 }
 
+/* fsync dir/name, so that a renamed snapshot is on disk whole. */
+static int sync_file(const char *dir, const char *name)
+{
+    char file[4400];
+    snprintf(file, sizeof file, "%s/%s", dir, name);
+    int fd = open(file, O_RDONLY);
+    if (fd < 0)
+        return errno;
+    int rc = fsync(fd) ? errno : 0;
+    close(fd);
+    return rc;
+}
+
 /* manifest.json into path, synced. */
 static int write_manifest(const char *path, uint64_t seq, double created, uint64_t txnid, const char *writer)
 {
@@ -119,12 +132,7 @@ static int write_manifest(const char *path, uint64_t seq, double created, uint64
     snprintf(file, sizeof file, "%s/manifest.json", path);
     int rc = m && json_dump_file(m, file, JSON_COMPACT | JSON_SORT_KEYS) == 0 ? 0 : EIO;
     json_decref(m);
-    int fd = rc ? -1 : open(file, O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    return rc;
+    return rc ? rc : sync_file(path, "manifest.json");
 }
 
 static void remove_tree(const char *path)
@@ -170,6 +178,8 @@ static int write_one(fm_snapshotter *s, uint64_t seq, uint64_t txnid, fm_snapsho
         return errno;
     double created = now_unix();
     int rc = lut_store_copy(s->store, tmp);
+    if (!rc)
+        rc = sync_file(tmp, "data.mdb");
     if (!rc)
         rc = write_manifest(tmp, seq, created, txnid, s->writer);
     snprintf(out->path, sizeof out->path, "%s/" PREFIX "%012" PRIu64, s->dir, seq);
