@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bundled.h"
@@ -351,10 +352,14 @@ static int open_store(fm_server *srv)
         /* SIGINT and SIGTERM are blocked here: look for them between tries. */
         sigset_t pending;
         int rc = LUT_ENOTFOUND;
-        for (int i = 0; i < 600 && rc == LUT_ENOTFOUND; i++) {
+        for (int i = 0; i < 600 && rc; i++) {
+            /* Any failure is retried: the writer may have pruned the
+             * snapshot between finding and opening it. */
             rc = fm_replica_open(&srv->replica, cfg->snapshot_dir, 100, &srv->store);
             if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
                 break;
+            if (rc && rc != LUT_ENOTFOUND)
+                nanosleep(&(struct timespec){0, 100000000L}, NULL);
         }
         if (rc)
             fprintf(stderr, "fmasd: no snapshot to serve in %s: %s\n", cfg->snapshot_dir,
