@@ -4,6 +4,7 @@ read-only and follow newer ones; writes to a replica answer 409 naming the
 writer. Every answer is checked against schemas/ by fmasapi.Client.
 """
 
+import json
 import subprocess
 import threading
 import time
@@ -46,8 +47,10 @@ def test_health_names_roles_and_snapshot(pair):
     assert rh["role"] == "replica" and rh["writer"] == wh["writer"]
     assert rh["snapshot"]["sequence"] >= 1 and rh["lag_s"] >= 0
     assert rh["lut_versions"] == {}
-    assert (snap / ("snap-%012d" % rh["snapshot"]["sequence"]) / "manifest.json").exists() or \
-        rh["snapshot"]["sequence"] < wh["snapshot"]["sequence"]
+    assert rh["snapshot"]["sequence"] <= w.health()["snapshot"]["sequence"]
+    manifest = json.loads((snap / ("snap-%012d" % wh["snapshot"]["sequence"]) / "manifest.json").read_text())
+    assert manifest["sequence"] == wh["snapshot"]["sequence"] and manifest["writer"] == wh["writer"]
+    assert manifest["lut_versions"] == {} and manifest["format"] == 1
 
 
 def test_writes_to_a_replica_answer_409_naming_the_writer(pair):
