@@ -13,22 +13,102 @@
 #include "lut_predict.h"
 #include "log.h"
 #include "metrics.h"
+#include "replica.h"
 #include "server.h"
+#include "snapshot.h"
 
 #ifndef FMAS_VERSION
 #define FMAS_VERSION "0.0.0"
 #endif
 
+/* device name -> lut_version of the store as served, or NULL. */
+static json_t *lut_versions(lut_store *store)
+{
+    lut_device *devs = NULL;
+    size_t n = 0;
+    if (lut_device_list(store, &devs, &n))
+        return NULL;
+    json_t *v = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(v, devs[i].name, json_integer((json_int_t)devs[i].lut_version));
+    free(devs);
+    return v;
+}
+
+/* The role fields of a writer shipping snapshots or of a replica. */
+static void health_role(fm_server *srv, json_t *h)
+{
+    if (srv->replica) {
+        fm_replica_status st;
+        fm_replica_status_get(srv->replica, &st);
+        json_object_set_new(h, "role", json_string("replica"));
+        json_object_set_new(h, "snapshot",
+                            json_pack("{s:I, s:f, s:f, s:I, s:I}", "sequence", (json_int_t)st.serving.sequence,
+                                      "created", st.serving.created, "loaded", st.loaded, "newest",
+                                      (json_int_t)st.newest, "swaps", (json_int_t)st.swaps));
+        json_object_set_new(h, "lag_s", json_real(st.lag_s));
+    } else if (srv->snapshots) {
+        fm_snapshot_info last;
+        uint64_t written;
+        double ms;
+        fm_snapshotter_status(srv->snapshots, &last, &written, &ms);
+        json_object_set_new(h, "role", json_string("writer"));
+        json_object_set_new(h, "snapshot",
+                            json_pack("{s:I, s:f, s:I, s:f}", "sequence", (json_int_t)last.sequence, "created",
+                                      last.created, "written", (json_int_t)written, "duration_ms", ms));
+    } else {
+        return;
+    }
+    if (srv->cfg.writer_url[0])
+        json_object_set_new(h, "writer", json_string(srv->cfg.writer_url));
+    json_t *v = lut_versions(srv->store);
+    if (v)
+        json_object_set_new(h, "lut_versions", v);
+}
+
 void h_health(fm_request *rq, fm_response *rs)
 {
-    (void)rq;
-    fm_respond_json(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", FMAS_VERSION));
+    json_t *h = json_pack("{s:s, s:s}", "status", "ok", "version", FMAS_VERSION);
+    health_role(rq->srv, h);
+    fm_respond_json(rs, 200, h);
+}
+
+/* The gauges of snapshot shipping: a writer's last snapshot, or what a
+ * replica serves and its lag. */
+static void metrics_snapshots(fm_server *srv, fm_buf *out)
+{
+    if (srv->replica) {
+        fm_replica_status st;
+        fm_replica_status_get(srv->replica, &st);
+        fm_buf_printf(out,
+                      "# HELP fmas_snapshot_sequence Sequence of the snapshot served (replica) or last written "
+                      "(writer).\n# TYPE fmas_snapshot_sequence gauge\nfmas_snapshot_sequence %llu\n"
+                      "# HELP fmas_replica_lag_seconds How long the newest snapshot has waited to be served; 0 "
+                      "when it is.\n# TYPE fmas_replica_lag_seconds gauge\nfmas_replica_lag_seconds %.6f\n"
+                      "# HELP fmas_replica_swaps_total Snapshots swapped in since start.\n"
+                      "# TYPE fmas_replica_swaps_total counter\nfmas_replica_swaps_total %llu\n",
+                      (unsigned long long)st.serving.sequence, st.lag_s, (unsigned long long)st.swaps);
+    } else if (srv->snapshots) {
+        fm_snapshot_info last;
+        uint64_t written;
+        double ms;
+        fm_snapshotter_status(srv->snapshots, &last, &written, &ms);
+        fm_buf_printf(out,
+                      "# HELP fmas_snapshot_sequence Sequence of the snapshot served (replica) or last written "
+                      "(writer).\n# TYPE fmas_snapshot_sequence gauge\nfmas_snapshot_sequence %llu\n"
+                      "# HELP fmas_snapshots_written_total Snapshots written since start.\n"
+                      "# TYPE fmas_snapshots_written_total counter\nfmas_snapshots_written_total %llu\n"
+                      "# HELP fmas_snapshot_duration_seconds Time the last snapshot took.\n"
+                      "# TYPE fmas_snapshot_duration_seconds gauge\nfmas_snapshot_duration_seconds %.6f\n",
+                      (unsigned long long)last.sequence, (unsigned long long)written, ms / 1e3);
+    }
 }
 
 void h_metrics(fm_request *rq, fm_response *rs)
 {
     fm_buf out = {0};
     fm_metrics_render(&rq->srv->metrics, &out);
+    metrics_snapshots(rq->srv, &out);
     lut_device *devs = NULL;
     size_t n = 0;
     int rc = lut_device_list(rq->srv->store, &devs, &n);

@@ -165,7 +165,7 @@ PROBLEM_TYPES = {
     404: {"not-found"},
     405: {"method-not-allowed"},
     406: {"not-acceptable"},
-    409: {"conflict"},
+    409: {"conflict", "read-only-replica"},
     413: {"body-too-large"},
     415: {"unsupported-media-type"},
     422: {"invalid-field"},

@@ -236,7 +236,7 @@ def test_routes_table_matches_openapi(openapi):
             assert got == (schema["$ref"] if schema else None), (method, path, status)
     conflict = openapi["components"]["responses"]["Conflict"]
     assert conflict["content"] == {"application/problem+json": {"schema": {"$ref": "problem.json"}}}
-    assert fmasapi.PROBLEM_TYPES[409] == {"conflict"}
+    assert fmasapi.PROBLEM_TYPES[409] == {"conflict", "read-only-replica"}
 
 
 # The space object of docs/api.md, with its "..." filled in.
