@@ -122,20 +122,7 @@ static void swap_in(fm_replica *r, const fm_snapshot_info *info)
 /* Wait up to ms or until stopped; returns stop. */
 static int nap(fm_replica *r, unsigned ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop && pthread_cond_timedwait(&r->wake, &r->lock, &until) != ETIMEDOUT)
-        ;
-    int stop = r->stop;
-    pthread_mutex_unlock(&r->lock);
-    return stop;
+    return fm_snapshot_nap(&r->lock, &r->wake, &r->stop, ms);
 }
 
 static void *follow_thread(void *arg)

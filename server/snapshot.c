@@ -200,8 +200,7 @@ static int write_one(fm_snapshotter *s, uint64_t seq, uint64_t txnid, fm_snapsho
     return 0;
 }
 
-/* Wait up to ms or until stopped; returns stop. */
-static int nap(fm_snapshotter *s, unsigned ms)
+int fm_snapshot_nap(pthread_mutex_t *lock, pthread_cond_t *wake, const int *stop, unsigned ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -211,12 +210,17 @@ static int nap(fm_snapshotter *s, unsigned ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    pthread_mutex_lock(&s->lock);
-    while (!s->stop && pthread_cond_timedwait(&s->wake, &s->lock, &until) != ETIMEDOUT)
+    pthread_mutex_lock(lock);
+    while (!*stop && pthread_cond_timedwait(wake, lock, &until) != ETIMEDOUT)
         ;
-    int stop = s->stop;
-    pthread_mutex_unlock(&s->lock);
-    return stop;
+    int stopped = *stop;
+    pthread_mutex_unlock(lock);
+    return stopped;
+}
+
+static int nap(fm_snapshotter *s, unsigned ms)
+{
+    return fm_snapshot_nap(&s->lock, &s->wake, &s->stop, ms);
 }
 
 static void *snapshot_thread(void *arg)

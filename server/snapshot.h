@@ -16,6 +16,7 @@
 #ifndef FMAS_SERVER_SNAPSHOT_H
 #define FMAS_SERVER_SNAPSHOT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "lut.h"
@@ -31,6 +32,10 @@ typedef struct fm_snapshot_info {
 /* The newest complete snapshot in dir (its manifest read). Returns 0, or
  * LUT_ENOTFOUND when there is none. */
 int fm_snapshot_newest(const char *dir, fm_snapshot_info *out);
+
+/* Waits up to ms on wake (lock held inside) or until *stop; returns *stop.
+ * The pause of the writer's and the replica's threads. */
+int fm_snapshot_nap(pthread_mutex_t *lock, pthread_cond_t *wake, const int *stop, unsigned ms);
 
 typedef struct fm_snapshotter fm_snapshotter;
 
