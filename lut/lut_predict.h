@@ -52,6 +52,11 @@ lut_predict_kind lut_predict_kind_of(const lut_key *key);
 
 /* lut_predictor is declared in lut.h (lut_table_predictor hands one out). */
 
+/* A table's predictor is fitted on at most this many of its rows (an even
+ * share in slot order when it has more), so its cost stays bounded: the
+ * family correction compares every fitted row with every other. */
+#define LUT_PREDICT_MAX_ROWS 4096
+
 /*
  * Fit a predictor on n rows of one device (dev may be NULL: not GAP8).
  * Rows with a mean <= 0 or a key without a cost are left out. Always

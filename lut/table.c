@@ -369,10 +369,16 @@ const lut_predictor *lut_table_predictor(const lut_table *table)
     lut_entry *rows = malloc((t->n ? t->n : 1) * sizeof *rows);
     if (!rows)
         return NULL;
-    size_t n = 0;
+    /* Past LUT_PREDICT_MAX_ROWS rows the fit takes an even share of the
+     * rows in slot order (a fixed, content-independent spread): its cost
+     * stays bounded however large the table is. */
+    size_t n = 0, i = 0, cap = LUT_PREDICT_MAX_ROWS;
     for (size_t j = 0; j <= t->mask; j++)
-        if (t->tags[j])
-            rows[n++] = t->rows[j];
+        if (t->tags[j]) {
+            if (t->n <= cap || (i + 1) * cap / t->n > i * cap / t->n)
+                rows[n++] = t->rows[j];
+            i++;
+        }
     int rc = lut_predictor_fit(&t->dev, rows, n, &p);
     free(rows);
     if (rc)
