@@ -14,6 +14,7 @@
 
 #include "calib.h"
 #include "codec.h"
+#include "params.h"
 #include "server.h"
 #include "spaces.h"
 
@@ -236,13 +237,9 @@ void h_measurements_post(fm_request *rq, fm_response *rs)
 
 void h_measurements_get(fm_request *rq, fm_response *rs)
 {
-    const char *name = rq->params[0];
-    if (!lut_device_name_valid(name)) {
-        fm_problem(rs, 400, "invalid-parameter",
-                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
-                   "\"%.80s\" is not a valid device name", name);
+    const char *name = fm_device_param(rq, rs);
+    if (!name)
         return;
-    }
     lut_table *t;
     int rc = lut_store_table(rq->srv->store, name, &t);
     if (rc) {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "replica.h"
+#include "params.h"
 #include "server.h"
 #include "snapshot.h"
 
@@ -137,18 +138,6 @@ void h_metrics(fm_request *rq, fm_response *rs)
 }
 
 /* The {name} path parameter, checked; answers 400 and returns NULL if bad. */
-static const char *device_param(fm_request *rq, fm_response *rs)
-{
-    const char *name = rq->params[0];
-    if (!lut_device_name_valid(name)) {
-        fm_problem(rs, 400, "invalid-parameter",
-                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
-                   "\"%.80s\" is not a valid device name", name);
-        return NULL;
-    }
-    return name;
-}
-
 /* Fit the predictions of the table just committed here, on the upload's
  * worker, rather than on the first estimate's thread (see lut_predict.h);
  * a failure only leaves the fit to that first use. */
@@ -179,7 +168,7 @@ void h_device_list(fm_request *rq, fm_response *rs)
 
 void h_device_get(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     lut_device dev;
@@ -193,7 +182,7 @@ void h_device_get(fm_request *rq, fm_response *rs)
 
 void h_device_put(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     json_t *body = fm_read_json_body(rq, rs);
@@ -223,7 +212,7 @@ void h_device_put(fm_request *rq, fm_response *rs)
 
 void h_device_delete(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     int rc = lut_device_delete(rq->srv->store, name);
@@ -240,7 +229,7 @@ void h_device_delete(fm_request *rq, fm_response *rs)
 
 void h_lut_upload(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     const char *mode_s = fm_query(rq, "mode");
@@ -325,7 +314,7 @@ static int wants_csv(const fm_request *rq)
 
 void h_lut_list(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     int csv = wants_csv(rq);
@@ -406,7 +395,7 @@ static json_t *accuracy_json(const lut_predict_accuracy *a)
 
 void h_device_accuracy(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     lut_table *t;
