@@ -178,15 +178,11 @@ static json_t *measurement(fm_request *rq, json_t *item, const char *base, fm_re
 
 void h_measurements_post(fm_request *rq, fm_response *rs)
 {
-    const char *name = rq->params[0];
-    lut_device dev;
-    int rc = lut_device_name_valid(name) ? lut_device_get(rq->srv->store, name, &dev) : LUT_EINVAL;
-    if (rc == LUT_EINVAL) {
-        fm_problem(rs, 400, "invalid-parameter",
-                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
-                   "\"%.80s\" is not a valid device name", name);
+    const char *name = fm_device_param(rq, rs);
+    if (!name)
         return;
-    }
+    lut_device dev;
+    int rc = lut_device_get(rq->srv->store, name, &dev);
     if (rc) {
         fm_store_failure(rs, rc, "device");
         return;

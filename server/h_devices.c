@@ -137,7 +137,6 @@ void h_metrics(fm_request *rq, fm_response *rs)
     fm_respond_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
 }
 
-/* The {name} path parameter, checked; answers 400 and returns NULL if bad. */
 /* Fit the predictions of the table just committed here, on the upload's
  * worker, rather than on the first estimate's thread (see lut_predict.h);
  * a failure only leaves the fit to that first use. */
