@@ -76,3 +76,24 @@ fmas_bench_deps() {
     echo "fmas: run as root, or install it first:  sudo apt-get install -y wrk" >&2
     return 1
 }
+
+# Beyond one machine (docs/deploy.md): nginx in front of a writer and read
+# replicas, and a single-node Slurm (slurm-wlm, munge) for evaluations as
+# jobs. Not fatal: without them the tests of tests/deploy print one SKIP
+# line each and pass.
+fmas_deploy_deps() {
+    local missing=()
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    command -v slurmctld >/dev/null 2>&1 || [ -x /usr/sbin/slurmctld ] || missing+=(slurm-wlm)
+    command -v munged >/dev/null 2>&1 || [ -x /usr/sbin/munged ] || missing+=(munge)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "fmas: installing for the deployment tests: ${missing[*]}" >&2
+    if [ "$(id -u)" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+          { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; } >&2 && return 0
+    fi
+    echo "fmas: could not install ${missing[*]}: the deployment tests will skip" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+}

@@ -5,7 +5,10 @@
 #   SOAK_SECONDS=60 bash bench/soak.sh        a short run
 # Environment: SOAK_SECONDS (steady phase, default 600), SOAK_PEAK_SECONDS
 # (peak measurement, default 20), SOAK_LOAD (fraction of the peak, default
-# 0.8), SOAK_THREADS (wrk threads, one keep-alive connection each, default 4),
+# 0.8), SOAK_THREADS (wrk threads of the peak phase, one keep-alive
+# connection each, default 4), SOAK_STEADY_THREADS (those of the paced phase,
+# default twice SOAK_THREADS: a paced connection that waits on a slow synced
+# write must not hold the whole phase below its target),
 # SOAK_FMASD (a built fmasd; default: the Release build of bench/run in
 # build-bench).
 #
@@ -36,6 +39,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SOAK_SECONDS:-600} peak_secs=${SOAK_PEAK_SECONDS:-20} load=${SOAK_LOAD:-0.8}
 threads=${SOAK_THREADS:-4}
+steady_threads=${SOAK_STEADY_THREADS:-$((threads * 2))}
+setup_threads=$(( steady_threads > threads ? steady_threads : threads ))
 fmasd=${SOAK_FMASD:-}
 if [ -z "$fmasd" ]; then
     . .ci/deps.sh
@@ -59,10 +64,10 @@ pid=$!
 for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
 port=$(cat "$work/port")
 url=http://127.0.0.1:$port
-/usr/bin/python3 bench/soak_setup.py "$port" "$threads" "$work/bodies"
+/usr/bin/python3 bench/soak_setup.py "$port" "$setup_threads" "$work/bodies"
 
 rss() { awk '/^VmRSS/ {r = $2} /^RssAnon/ {a = $2} END {print r, a}' "/proc/$pid/status"; }
-echo "== soak: fmasd $fmasd, $threads connections, peak ${peak_secs}s, steady ${secs}s at $load of the peak"
+echo "== soak: fmasd $fmasd, peak ${peak_secs}s on $threads connections, steady ${secs}s at $load of the peak on $steady_threads"
 echo "   RSS after setup: $(rss | awk '{printf "%d KiB (anon %d KiB)", $1, $2}')"
 
 wrk -t "$threads" -c "$threads" -d "${peak_secs}s" --timeout 10s -s bench/soak.lua "$url" \
@@ -82,8 +87,8 @@ warm=$(( secs / 10 > 5 ? secs / 10 : 5 ))
     done
 ) >"$work/rss.txt" &
 sampler=$!
-wrk -t "$threads" -c "$threads" -d "${secs}s" --timeout 10s -s bench/soak.lua "$url" \
-    -- "$work/bodies" "$rate" "$threads" >"$work/steady.txt" 2>"$work/steady.err"
+wrk -t "$steady_threads" -c "$steady_threads" -d "${secs}s" --timeout 10s -s bench/soak.lua "$url" \
+    -- "$work/bodies" "$rate" "$steady_threads" >"$work/steady.txt" 2>"$work/steady.err"
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 after=$(rss)

@@ -150,7 +150,8 @@ static void start(void)
     lut_store_options opt = {.no_sync = 1};
     if (lut_store_open(&srv.store, srv.cfg.data_dir, &opt) || fm_spaces_init(&srv.spaces) ||
         fm_spaces_load(&srv.spaces, srv.store) ||
-        fm_fitter_start(&srv.fitter, srv.cfg.refit_delay_ms, srv.cfg.min_observations)) {
+        fm_fitter_start(&srv.fitter, srv.cfg.refit_delay_ms, srv.cfg.min_observations) ||
+        !(srv.calib = fm_calib_new(srv.store))) {
         fprintf(stderr, "fuzz: cannot start the server state in %s\n", srv.cfg.data_dir);
         exit(1);
     }

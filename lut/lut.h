@@ -285,6 +285,10 @@ typedef struct lut_store lut_store;
 typedef struct lut_store_options {
     size_t map_size;   /* initial LMDB map size; 0 = 256 MiB. Grown on demand. */
     int no_sync;       /* tests only: skip fsync on commit */
+    /* Open a snapshot made by lut_store_copy read-only (no lock file, no
+     * directory created): every write is EACCES, and lut_store_swap may
+     * replace it with a newer snapshot. */
+    int read_only;
     /* Tests only: called before each row of a batch is written; a non-zero
      * return aborts the batch with that code. It runs inside the write
      * transaction (again if the batch is retried after growing the map)
@@ -300,6 +304,22 @@ void lut_store_close(lut_store *store);
 
 /* Current LMDB map size in bytes (grows on MDB_MAP_FULL). */
 size_t lut_store_map_size(const lut_store *store);
+
+/*
+ * Snapshots, for read replicas. lut_store_copy writes a consistent,
+ * compacted copy of the whole store (one read transaction:
+ * mdb_env_copy2 with MDB_CP_COMPACT) as data.mdb into dir, an existing
+ * empty directory; writers are not blocked. lut_store_txnid is the id of
+ * the last committed write transaction (0 on failure): when it has not
+ * changed, neither has the store. lut_store_swap replaces the snapshot a
+ * read_only store serves with the one in dir, atomically: it waits for
+ * the transactions in flight on the old one, and every later call reads
+ * the new one; tables handed out before stay valid (they are copies).
+ * LUT_EINVAL on a store that is not read_only.
+ */
+int lut_store_copy(lut_store *store, const char *dir);
+uint64_t lut_store_txnid(lut_store *store);
+int lut_store_swap(lut_store *store, const char *dir);
 
 /* Create or update a device's own fields; its table, version and hash are
  * kept. *created (may be NULL) says whether it was new. A new device has
@@ -361,6 +381,10 @@ int lut_store_list(lut_store *store, const char *device, const char *op,
  */
 int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
                       const void *data, size_t len);
+/* Put n documents of one kind in one synced transaction: all of them or
+ * none (a bad kind or id is LUT_EINVAL before anything is written). */
+int lut_store_doc_put_many(lut_store *store, const char *kind, const char *const *ids,
+                           const void *const *data, const size_t *lens, size_t n);
 int lut_store_doc_get(lut_store *store, const char *kind, const char *id,
                       void **data, size_t *len);
 int lut_store_doc_delete(lut_store *store, const char *kind, const char *id);
@@ -405,6 +429,12 @@ typedef struct lut_sum {
     double total;      /* sum of the mean latency of the rows found */
     size_t hits;
     size_t missing;
+    /* Of the missing layers, those a lut_predictor predicts: how many, the
+     * sum of their predictions and its variance. Only the calls that say
+     * so fill them (lut_space_cost does); the others leave them 0. */
+    size_t predicted;
+    double predicted_total;
+    double predicted_var;
 } lut_sum;
 
 /* Sum the latency of a network's canonical layers. The index of each layer
@@ -434,6 +464,16 @@ const lut_entry *lut_table_find_packed(const lut_table *table,
 void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
                           const uint64_t *hashes, size_t n, lut_sum *out,
                           size_t *missing_idx, size_t missing_cap);
+
+/* ------------------------------------------------------- predictions */
+
+/* Predictions of the rows a table lacks (lut_predict.h). */
+typedef struct lut_predictor lut_predictor;
+
+/* The table's predictor, fitted from its rows on first use (one fit per
+ * table version, whichever thread asks first) and kept with the table;
+ * NULL only when out of memory. Valid while the reference is held. */
+const lut_predictor *lut_table_predictor(const lut_table *table);
 
 #ifdef __cplusplus
 }

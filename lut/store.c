@@ -58,6 +58,7 @@ struct lut_store {
     pthread_rwlock_t txn_lock; /* shared: any txn; exclusive: map resize */
     atomic_size_t map_size;
     int no_sync;
+    int read_only; /* a snapshot opened read-only: no writes, env swappable */
     int (*fault_hook)(void *ctx, size_t row);
     void *fault_ctx;
     pthread_mutex_t cache_lock;
@@ -406,6 +407,8 @@ typedef int (*write_body)(lut_store *s, MDB_txn *txn, void *ctx);
  * the transaction until it returns 0. */
 static int write_txn(lut_store *s, write_body body, void *ctx)
 {
+    if (s->read_only)
+        return EACCES;
     for (;;) {
         MDB_txn *txn;
         size_t seen;
@@ -470,6 +473,41 @@ static int open_dbis(lut_store *s, MDB_txn *txn, void *ctx)
     return rc;
 }
 
+/* A snapshot directory opened read-only, without a lock file (nothing
+ * ever writes a snapshot, so readers need no reader table), and its three
+ * databases, which must exist. */
+static int open_snapshot(lut_store *s, const char *dir, MDB_env **env, MDB_dbi *devices, MDB_dbi *rows,
+                         MDB_dbi *docs)
+{
+    MDB_txn *txn;
+    int rc = mdb_env_create(env);
+
+    (void)s;
+    if (rc != 0)
+        return rc;
+    rc = mdb_env_set_maxdbs(*env, 4);
+    if (rc == 0)
+        rc = mdb_env_open(*env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600);
+    if (rc == 0)
+        rc = mdb_txn_begin(*env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0) {
+        rc = mdb_dbi_open(txn, "devices", 0, devices);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "rows", 0, rows);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, "docs", 0, docs);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc != 0) {
+        mdb_env_close(*env);
+        *env = NULL;
+    }
+    return rc;
+}
+
 int lut_store_open(lut_store **out, const char *dir, const lut_store_options *opt)
 {
     lut_store *s;
@@ -483,7 +521,7 @@ int lut_store_open(lut_store **out, const char *dir, const lut_store_options *op
     *out = NULL;
     if (!dir || !*dir)
         return LUT_EINVAL;
-    rc = make_dirs(dir);
+    rc = opt && opt->read_only ? 0 : make_dirs(dir);
     if (rc != 0)
         return rc;
 
@@ -512,12 +550,21 @@ int lut_store_open(lut_store **out, const char *dir, const lut_store_options *op
     atomic_init(&s->map_size, map_size);
     if (opt) {
         s->no_sync = opt->no_sync != 0;
+        s->read_only = opt->read_only != 0;
         s->fault_hook = opt->fault_hook;
         s->fault_ctx = opt->fault_ctx;
     }
     if (s->no_sync)
         flags |= MDB_NOSYNC;
 
+    if (s->read_only) {
+        rc = open_snapshot(s, dir, &s->env, &s->dbi_devices, &s->dbi_rows, &s->dbi_docs);
+        if (rc != 0)
+            goto fail;
+        refresh_map_size(s);
+        *out = s;
+        return LUT_OK;
+    }
     rc = mdb_env_create(&s->env);
     if (rc != 0)
         goto fail;
@@ -568,6 +615,63 @@ void lut_store_close(lut_store *store)
 size_t lut_store_map_size(const lut_store *store)
 {
     return atomic_load(&store->map_size);
+}
+
+/* ------------------------------------------------------------ snapshots */
+
+int lut_store_copy(lut_store *store, const char *dir)
+{
+    int rc;
+
+    if (!store || !dir || !*dir)
+        return LUT_EINVAL;
+    /* mdb_env_copy2 runs its own read transaction: hold txn_lock shared
+     * like every transaction, so the map is not resized under it. */
+    pthread_rwlock_rdlock(&store->txn_lock);
+    rc = mdb_env_copy2(store->env, dir, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&store->txn_lock);
+    return rc;
+}
+
+uint64_t lut_store_txnid(lut_store *store)
+{
+    MDB_envinfo info;
+
+    if (!store || mdb_env_info(store->env, &info) != 0)
+        return 0;
+    return (uint64_t)info.me_last_txnid;
+}
+
+int lut_store_swap(lut_store *store, const char *dir)
+{
+    MDB_env *env, *old;
+    MDB_dbi devices, rows, docs;
+    size_t i;
+    int rc;
+
+    if (!store || !dir || !*dir || !store->read_only)
+        return LUT_EINVAL;
+    rc = open_snapshot(store, dir, &env, &devices, &rows, &docs);
+    if (rc != 0)
+        return rc;
+    /* Exclusive: every transaction on the old environment has ended, and
+     * the next one begins on the new. Tables already handed out are
+     * copies and stay valid. */
+    pthread_rwlock_wrlock(&store->txn_lock);
+    old = store->env;
+    store->env = env;
+    store->dbi_devices = devices;
+    store->dbi_rows = rows;
+    store->dbi_docs = docs;
+    refresh_map_size(store);
+    pthread_mutex_lock(&store->cache_lock);
+    for (i = 0; i < store->cache_n; i++)
+        lut_table_release(store->cache[i].table);
+    store->cache_n = 0;
+    pthread_mutex_unlock(&store->cache_lock);
+    pthread_rwlock_unlock(&store->txn_lock);
+    mdb_env_close(old);
+    return LUT_OK;
 }
 
 /* ------------------------------------------------------------- devices */
@@ -1360,6 +1464,51 @@ int lut_store_doc_put(lut_store *store, const char *kind, const char *id,
     ctx.val.mv_data = (void *)(uintptr_t)data;
     ctx.val.mv_size = len;
     return write_txn(store, doc_write_body, &ctx);
+}
+
+typedef struct docs_ctx {
+    const char *kind;
+    const char *const *ids;
+    const void *const *data;
+    const size_t *lens;
+    size_t n;
+} docs_ctx;
+
+static int docs_write_body(lut_store *s, MDB_txn *txn, void *vctx)
+{
+    docs_ctx *ctx = vctx;
+    for (size_t i = 0; i < ctx->n; i++) {
+        char kbuf[2 * DOC_NAME_MAX + 1];
+        MDB_val k, v;
+        int rc = doc_key(ctx->kind, ctx->ids[i], kbuf, &k.mv_size);
+        if (rc != 0)
+            return rc;
+        k.mv_data = kbuf;
+        v.mv_data = (void *)(uintptr_t)ctx->data[i];
+        v.mv_size = ctx->lens[i];
+        rc = mdb_put(txn, s->dbi_docs, &k, &v, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int lut_store_doc_put_many(lut_store *store, const char *kind, const char *const *ids,
+                           const void *const *data, const size_t *lens, size_t n)
+{
+    if (!store || (n && (!ids || !data || !lens)))
+        return LUT_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char kbuf[2 * DOC_NAME_MAX + 1];
+        size_t kl;
+        int rc = doc_key(kind, ids[i], kbuf, &kl);
+        if (rc != 0)
+            return rc;
+        if (lens[i] > 0 && !data[i])
+            return LUT_EINVAL;
+    }
+    docs_ctx ctx = {kind, ids, data, lens, n};
+    return write_txn(store, docs_write_body, &ctx);
 }
 
 int lut_store_doc_get(lut_store *store, const char *kind, const char *id,

@@ -14,6 +14,7 @@
  * touches one small slot per layer and never the 200-byte row.
  */
 #include "lut_internal.h"
+#include "lut_predict.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -40,10 +41,12 @@ struct lut_table {
     lut_entry *rows;   /* capacity, in slot order */
     size_t pmask;      /* packed index capacity - 1 */
     pslot *packed;     /* packed index */
+    _Atomic(lut_predictor *) pred; /* fitted on first use */
 };
 
 static void table_free(lut_table *t)
 {
+    lut_predictor_free(atomic_load(&t->pred));
     free(t->tags);
     free(t->rows);
     free(t->packed);
@@ -105,6 +108,7 @@ int Lut_table_build_owned(const lut_device *dev, lut_entry *rows, size_t n,
     }
     t->mask = cap - 1;
     atomic_init(&t->refs, 1);
+    atomic_init(&t->pred, NULL);
 
     for (i = 0; i < n; i++) {
         uint64_t tag = TAG(lut_key_hash(&rows[i].key));
@@ -236,7 +240,7 @@ void lut_table_sum_hashed(const lut_table *table, const lut_key *layers,
                           const uint64_t *hashes, size_t n, lut_sum *out,
                           size_t *missing_idx, size_t missing_cap)
 {
-    lut_sum s = {0.0, 0, 0};
+    lut_sum s = {0};
     size_t i;
 
     for (i = 0; table && i < n && i < AHEAD; i++)
@@ -258,7 +262,7 @@ void lut_table_sum(const lut_table *table, const lut_key *layers, size_t n,
      * probes of a block overlap their memory latency. */
     enum { BLOCK = 16 };
     uint64_t h[BLOCK];
-    lut_sum s = {0.0, 0, 0};
+    lut_sum s = {0};
     size_t base, i;
 
     for (base = 0; base < n; base += BLOCK) {
@@ -319,7 +323,7 @@ void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
                           size_t *missing_idx, size_t missing_cap)
 {
     uint64_t h[AHEAD];
-    lut_sum s = {0.0, 0, 0};
+    lut_sum s = {0};
 
     if (!table) {
         for (size_t i = 0; i < n; i++)
@@ -354,4 +358,35 @@ void lut_table_sum_packed(const lut_table *table, const lut_pkey *layers,
         add_slot(&s, packed_slot(table, &layers[i], hi), i, missing_idx, missing_cap);
     }
     *out = s;
+}
+
+const lut_predictor *lut_table_predictor(const lut_table *table)
+{
+    lut_table *t = (lut_table *)table; /* the fit is a cache of const rows */
+    lut_predictor *p = atomic_load_explicit(&t->pred, memory_order_acquire), *none = NULL;
+    if (p)
+        return p;
+    lut_entry *rows = malloc((t->n ? t->n : 1) * sizeof *rows);
+    if (!rows)
+        return NULL;
+    /* Past LUT_PREDICT_MAX_ROWS rows the fit takes an even share of the
+     * rows in slot order (a fixed, content-independent spread): its cost
+     * stays bounded however large the table is. */
+    size_t n = 0, i = 0, cap = LUT_PREDICT_MAX_ROWS;
+    for (size_t j = 0; j <= t->mask; j++)
+        if (t->tags[j]) {
+            if (t->n <= cap || (i + 1) * cap / t->n > i * cap / t->n)
+                rows[n++] = t->rows[j];
+            i++;
+        }
+    int rc = lut_predictor_fit(&t->dev, rows, n, &p);
+    free(rows);
+    if (rc)
+        return NULL;
+    /* Two threads may fit at once; the first to publish wins. */
+    if (!atomic_compare_exchange_strong(&t->pred, &none, p)) {
+        lut_predictor_free(p);
+        p = none;
+    }
+    return p;
 }

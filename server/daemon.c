@@ -134,6 +134,24 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, fm_daemon *d, request
     return send_response(conn, d, ctx, method, &rs);
 }
 
+/* A write to a read replica: 409, naming the writer (field "writer" and a
+ * Location of the same path there), before any body is read. */
+static enum MHD_Result refuse_write(struct MHD_Connection *conn, fm_daemon *d, request_ctx *ctx, const char *url,
+                                    const char *method)
+{
+    fm_response rs = {0};
+    const char *writer = d->srv->cfg.writer_url;
+    fm_problem(&rs, 409, "read-only-replica",
+               fm_err_param(NULL, "method", "this fmasd is a read replica; send writes to the writer"),
+               "%s %s changes the store, and this is a read replica%s%s", method, url,
+               writer[0] ? " of " : "", writer);
+    if (writer[0]) {
+        json_object_set_new(rs.json, "writer", json_string(writer));
+        fm_add_header(&rs, "Location", "%s%s", writer, url);
+    }
+    return send_response(conn, d, ctx, method, &rs);
+}
+
 /* The first call of a request: route it, and answer what needs no body
  * (unknown path, wrong method, a missing or wrong token, a declared
  * length over the cap). */
@@ -159,6 +177,8 @@ static enum MHD_Result begin_request(struct MHD_Connection *conn, fm_daemon *d, 
         fm_add_header(&rs, "Allow", "%s", ctx->allow);
         return send_response(conn, d, ctx, method, &rs);
     }
+    if (d->srv->cfg.replica && (d->router->routes[ctx->route].flags & FM_ROUTE_WRITE))
+        return refuse_write(conn, d, ctx, url, method);
     int auth = fm_auth_check(&d->srv->cfg.auth, method, url,
                              MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
     if (auth != FM_AUTH_OK)

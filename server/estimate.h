@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "calib.h"
 #include "http.h"
 #include "jsonw.h"
 #include "lut.h"
@@ -17,7 +18,16 @@
 typedef struct fm_tables {
     lut_table **tables;
     size_t n;
+    lut_calib *cal;         /* n calibrations (fm_tables_calibrate), or NULL */
+    unsigned char *has_cal; /* n: cal[i] is one */
 } fm_tables;
+
+/* The calibration of every table (calib.h); a table without one, or
+ * c NULL, has none. Returns -1 when out of memory (nothing calibrated). */
+int fm_tables_calibrate(fm_tables *t, fm_calib *c);
+
+/* The calibration of table i, or NULL. */
+const lut_calib *fm_tables_cal(const fm_tables *t, size_t i);
 
 /*
  * References to the tables of n devices with valid, distinct names. Returns
@@ -34,15 +44,44 @@ int fm_tables_from_json(lut_store *store, json_t *devices, fm_tables *out, fm_re
 
 void fm_tables_release(fm_tables *t);
 
-/* {"total", "unit", "ms", "layers", "hits", "missing", "complete"
- *  [, "missing_keys"]}; takes the reference to missing_keys (may be NULL). */
-json_t *fm_latency_json(const lut_table *t, double total, size_t layers, size_t hits,
-                        size_t missing, json_t *missing_keys);
+/*
+ * What one network costs on one table: the rows found, and (unless the
+ * request is strict) the predictions of the missing layers. s->total is
+ * the sum of the rows found; s->predicted and friends come from the
+ * table's lut_predictor.
+ */
+typedef struct fm_lat {
+    const lut_sum *s;
+    size_t layers;
+    int strict;           /* ?strict=true: today's object, rows only */
+    const lut_calib *cal; /* the device's calibration, or NULL */
+} fm_lat;
+
+/*
+ * The latency object. Strict: {"total", "unit", "ms", "layers", "hits",
+ * "missing", "complete" [, "missing_keys"]} with total the rows found and
+ * missing the layers without a row. Otherwise the same fields, with total
+ * = raw_total = rows + predictions, missing the layers neither a row nor a
+ * prediction covers, and also "predicted" (layers predicted), "std" (of
+ * the total, from the predictions) and "raw_total". Takes the reference to
+ * missing_keys (may be NULL). With a calibration (not strict, and every
+ * layer a row or a prediction), total is the calibrated latency and
+ * "calibrated" says {"total", "ms", "std", "cv_rel_rmse", "cv_within10",
+ * "networks"}; std is then the calibrated total's.
+ */
+json_t *fm_latency_json(const lut_table *t, const fm_lat *l, json_t *missing_keys);
 
 /* The same object written by w; missing_keys NULL writes none, or [] when
  * empty_keys. */
-void fm_latency_write(fm_jw *w, const lut_table *t, double total, size_t layers, size_t hits,
-                      size_t missing, const json_t *missing_keys, int empty_keys);
+void fm_latency_write(fm_jw *w, const lut_table *t, const fm_lat *l, const json_t *missing_keys,
+                      int empty_keys);
+
+/* The total an answer gives (see fm_latency_json), its standard
+ * deviation, whether it is calibrated, and the missing count. */
+double fm_lat_total(const fm_lat *l);
+double fm_lat_std(const fm_lat *l);
+int fm_lat_calibrated(const fm_lat *l);
+size_t fm_lat_missing(const fm_lat *l);
 
 /* {device: lut_version} of the request's tables. */
 json_t *fm_versions_json(const fm_tables *t);

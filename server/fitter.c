@@ -305,3 +305,21 @@ int fm_fitter_fit_wait(fm_fitter *f, fm_space *s, const char *metric, const char
     *out = w.result;
     return rc;
 }
+
+void fm_fitter_schedule_stored(fm_fitter *f, fm_spaces *spaces)
+{
+    fm_space **all;
+    size_t n;
+    if (fm_spaces_list(spaces, &all, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fm_obs_pair *pairs = NULL;
+        size_t np = 0;
+        if (fm_obs_pairs(all[i]->obs, &pairs, &np) == 0)
+            for (size_t j = 0; j < np; j++)
+                fm_fitter_schedule(f, all[i], pairs[j].metric, pairs[j].fidelity, 1);
+        free(pairs);
+        fm_spaces_release(all[i]);
+    }
+    free(all);
+}

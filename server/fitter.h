@@ -16,6 +16,7 @@
 #include "models.h"
 
 struct fm_space;
+struct fm_spaces;
 
 typedef struct fm_fitter fm_fitter;
 
@@ -32,6 +33,10 @@ size_t fm_fitter_min_observations(const fm_fitter *f);
  * due time instead of queueing twice. Holds a reference to the space. */
 void fm_fitter_schedule(fm_fitter *f, struct fm_space *s, const char *metric,
                         const char *fidelity, int now);
+
+/* Schedule a fit, right away, of every (space, metric, fidelity) with
+ * stored observations (after start-up, or a new snapshot on a replica). */
+void fm_fitter_schedule_stored(fm_fitter *f, struct fm_spaces *spaces);
 
 /* Fit now on the fitter thread and wait until it is done. Returns 0 and a
  * reference to the new model, or an error code. */

@@ -10,23 +10,106 @@
 
 #include "codec.h"
 #include "gap8_upload.h"
+#include "lut_predict.h"
+#include "log.h"
 #include "metrics.h"
+#include "replica.h"
+#include "params.h"
 #include "server.h"
+#include "snapshot.h"
 
 #ifndef FMAS_VERSION
 #define FMAS_VERSION "0.0.0"
 #endif
 
+/* device name -> lut_version of the store as served, or NULL. */
+static json_t *lut_versions(lut_store *store)
+{
+    lut_device *devs = NULL;
+    size_t n = 0;
+    if (lut_device_list(store, &devs, &n))
+        return NULL;
+    json_t *v = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(v, devs[i].name, json_integer((json_int_t)devs[i].lut_version));
+    free(devs);
+    return v;
+}
+
+/* The role fields of a writer shipping snapshots or of a replica. */
+static void health_role(fm_server *srv, json_t *h)
+{
+    if (srv->replica) {
+        fm_replica_status st;
+        fm_replica_status_get(srv->replica, &st);
+        json_object_set_new(h, "role", json_string("replica"));
+        json_object_set_new(h, "snapshot",
+                            json_pack("{s:I, s:f, s:f, s:I, s:I}", "sequence", (json_int_t)st.serving.sequence,
+                                      "created", st.serving.created, "loaded", st.loaded, "newest",
+                                      (json_int_t)st.newest, "swaps", (json_int_t)st.swaps));
+        json_object_set_new(h, "lag_s", json_real(st.lag_s));
+    } else if (srv->snapshots) {
+        fm_snapshot_info last;
+        uint64_t written;
+        double ms;
+        fm_snapshotter_status(srv->snapshots, &last, &written, &ms);
+        json_object_set_new(h, "role", json_string("writer"));
+        json_object_set_new(h, "snapshot",
+                            json_pack("{s:I, s:f, s:I, s:f}", "sequence", (json_int_t)last.sequence, "created",
+                                      last.created, "written", (json_int_t)written, "duration_ms", ms));
+    } else {
+        return;
+    }
+    if (srv->cfg.writer_url[0])
+        json_object_set_new(h, "writer", json_string(srv->cfg.writer_url));
+    json_t *v = lut_versions(srv->store);
+    if (v)
+        json_object_set_new(h, "lut_versions", v);
+}
+
 void h_health(fm_request *rq, fm_response *rs)
 {
-    (void)rq;
-    fm_respond_json(rs, 200, json_pack("{s:s, s:s}", "status", "ok", "version", FMAS_VERSION));
+    json_t *h = json_pack("{s:s, s:s}", "status", "ok", "version", FMAS_VERSION);
+    health_role(rq->srv, h);
+    fm_respond_json(rs, 200, h);
+}
+
+/* The gauges of snapshot shipping: a writer's last snapshot, or what a
+ * replica serves and its lag. */
+static void metrics_snapshots(fm_server *srv, fm_buf *out)
+{
+    if (srv->replica) {
+        fm_replica_status st;
+        fm_replica_status_get(srv->replica, &st);
+        fm_buf_printf(out,
+                      "# HELP fmas_snapshot_sequence Sequence of the snapshot served (replica) or last written "
+                      "(writer).\n# TYPE fmas_snapshot_sequence gauge\nfmas_snapshot_sequence %llu\n"
+                      "# HELP fmas_replica_lag_seconds How long the newest snapshot has waited to be served; 0 "
+                      "when it is.\n# TYPE fmas_replica_lag_seconds gauge\nfmas_replica_lag_seconds %.6f\n"
+                      "# HELP fmas_replica_swaps_total Snapshots swapped in since start.\n"
+                      "# TYPE fmas_replica_swaps_total counter\nfmas_replica_swaps_total %llu\n",
+                      (unsigned long long)st.serving.sequence, st.lag_s, (unsigned long long)st.swaps);
+    } else if (srv->snapshots) {
+        fm_snapshot_info last;
+        uint64_t written;
+        double ms;
+        fm_snapshotter_status(srv->snapshots, &last, &written, &ms);
+        fm_buf_printf(out,
+                      "# HELP fmas_snapshot_sequence Sequence of the snapshot served (replica) or last written "
+                      "(writer).\n# TYPE fmas_snapshot_sequence gauge\nfmas_snapshot_sequence %llu\n"
+                      "# HELP fmas_snapshots_written_total Snapshots written since start.\n"
+                      "# TYPE fmas_snapshots_written_total counter\nfmas_snapshots_written_total %llu\n"
+                      "# HELP fmas_snapshot_duration_seconds Time the last snapshot took.\n"
+                      "# TYPE fmas_snapshot_duration_seconds gauge\nfmas_snapshot_duration_seconds %.6f\n",
+                      (unsigned long long)last.sequence, (unsigned long long)written, ms / 1e3);
+    }
 }
 
 void h_metrics(fm_request *rq, fm_response *rs)
 {
     fm_buf out = {0};
     fm_metrics_render(&rq->srv->metrics, &out);
+    metrics_snapshots(rq->srv, &out);
     lut_device *devs = NULL;
     size_t n = 0;
     int rc = lut_device_list(rq->srv->store, &devs, &n);
@@ -54,17 +137,16 @@ void h_metrics(fm_request *rq, fm_response *rs)
     fm_respond_text(rs, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
 }
 
-/* The {name} path parameter, checked; answers 400 and returns NULL if bad. */
-static const char *device_param(fm_request *rq, fm_response *rs)
+/* Fit the predictions of the table just committed here, on the upload's
+ * worker, rather than on the first estimate's thread (see lut_predict.h);
+ * a failure only leaves the fit to that first use. */
+static void warm_predictor(lut_store *store, const char *name)
 {
-    const char *name = rq->params[0];
-    if (!lut_device_name_valid(name)) {
-        fm_problem(rs, 400, "invalid-parameter",
-                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
-                   "\"%.80s\" is not a valid device name", name);
-        return NULL;
+    lut_table *t;
+    if (lut_store_table(store, name, &t) == LUT_OK) {
+        (void)lut_table_predictor(t);
+        lut_table_release(t);
     }
-    return name;
 }
 
 void h_device_list(fm_request *rq, fm_response *rs)
@@ -85,7 +167,7 @@ void h_device_list(fm_request *rq, fm_response *rs)
 
 void h_device_get(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     lut_device dev;
@@ -99,7 +181,7 @@ void h_device_get(fm_request *rq, fm_response *rs)
 
 void h_device_put(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     json_t *body = fm_read_json_body(rq, rs);
@@ -129,7 +211,7 @@ void h_device_put(fm_request *rq, fm_response *rs)
 
 void h_device_delete(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     int rc = lut_device_delete(rq->srv->store, name);
@@ -137,12 +219,16 @@ void h_device_delete(fm_request *rq, fm_response *rs)
         fm_store_failure(rs, rc, "device");
         return;
     }
+    /* Its measurements go with it (a failure leaves them to a later
+     * device of the same name; the device itself is gone). */
+    if (fm_calib_purge(rq->srv->calib, name))
+        fm_log("device %s deleted, its measurements not", name);
     rs->status = 204;
 }
 
 void h_lut_upload(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     const char *mode_s = fm_query(rq, "mode");
@@ -180,6 +266,7 @@ void h_lut_upload(fm_request *rq, fm_response *rs)
         fm_store_failure(rs, rc, "device");
         return;
     }
+    warm_predictor(rq->srv->store, name);
     fm_respond_json(rs, 200, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "device", name,
                                        "mode", mode == LUT_MODE_MERGE ? "merge" : "replace",
                                        "accepted", (json_int_t)n, "entries", (json_int_t)dev.entries,
@@ -226,7 +313,7 @@ static int wants_csv(const fm_request *rq)
 
 void h_lut_list(fm_request *rq, fm_response *rs)
 {
-    const char *name = device_param(rq, rs);
+    const char *name = fm_device_param(rq, rs);
     if (!name)
         return;
     int csv = wants_csv(rq);
@@ -293,4 +380,50 @@ void h_lut_list(fm_request *rq, fm_response *rs)
                                        "lut_version", (json_int_t)dev.lut_version,
                                        "lut_hash", dev.lut_hash, "entries", arr,
                                        "next_cursor", next[0] ? json_string(next) : json_null()));
+}
+
+/* One kind's (or every row's) leave-one-out accuracy. */
+static json_t *accuracy_json(const lut_predict_accuracy *a)
+{
+    double n = a->rows ? (double)a->rows : 1;
+    return json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f}", "model", lut_predict_model_name(a->model),
+                     "rows", (json_int_t)a->rows, "predicted", (json_int_t)a->predicted,
+                     "within5", (double)a->within5 / n, "within10", (double)a->within10 / n,
+                     "within25", (double)a->within25 / n, "median_rel_err", a->median_rel_err);
+}
+
+void h_device_accuracy(fm_request *rq, fm_response *rs)
+{
+    const char *name = fm_device_param(rq, rs);
+    if (!name)
+        return;
+    lut_table *t;
+    int rc = lut_store_table(rq->srv->store, name, &t);
+    if (rc) {
+        fm_store_failure(rs, rc, "device");
+        return;
+    }
+    const lut_predictor *p = lut_table_predictor(t);
+    if (!p) {
+        lut_table_release(t);
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        return;
+    }
+    json_t *kinds = json_object();
+    for (int k = 0; k < LUT_PK_KINDS; k++) {
+        const lut_predict_accuracy *a = lut_predictor_accuracy(p, (lut_predict_kind)k);
+        if (a->rows)
+            json_object_set_new(kinds, lut_predict_kind_name((lut_predict_kind)k), accuracy_json(a));
+    }
+    json_t *overall = accuracy_json(lut_predictor_accuracy(p, LUT_PK_KINDS));
+    json_object_del(overall, "model");
+    const lut_device *d = lut_table_device(t);
+    lut_calib cal;
+    int has = fm_calib_get(rq->srv->calib, t, &cal);
+    fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o}", "device", d->name,
+                                       "lut_version", (json_int_t)d->lut_version, "method",
+                                       "leave-one-out", "unit", d->unit, "overall", overall,
+                                       "kinds", kinds, "calibration",
+                                       has ? fm_calib_json(&cal) : json_null()));
+    lut_table_release(t);
 }

@@ -18,5 +18,8 @@ void h_lut_upload(fm_request *rq, fm_response *rs);
 /* The LUT upload's body stream: CSV and NDJSON parsed as they arrive. */
 extern const fm_body_stream h_lut_upload_body;
 void h_lut_list(fm_request *rq, fm_response *rs);
+/* GET /v1/devices/{name}/accuracy: leave-one-out accuracy of the
+ * predictions of missing rows, per op kind and overall. */
+void h_device_accuracy(fm_request *rq, fm_response *rs);
 
 #endif

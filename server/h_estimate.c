@@ -10,6 +10,8 @@
 
 #include "codec.h"
 #include "estimate.h"
+#include "lut_predict.h"
+#include "params.h"
 #include "server.h"
 
 #define MAX_NETWORKS 100000
@@ -111,23 +113,32 @@ static int parse_layers(json_t *layers, size_t ni, layer *ls, uint64_t *macs, ui
 }
 
 /* The latency object of n layers on table t; with layer_lat (detail), each
- * layer's latency on t joins its object there. */
-static json_t *network_latency(const lut_table *t, const layer *ls, size_t n, json_t *layer_lat)
+ * layer's latency on t joins its object there (a predicted one too, unless
+ * strict). */
+static json_t *network_latency(const lut_table *t, const lut_calib *cal, const layer *ls, size_t n,
+                               json_t *layer_lat, int strict)
 {
     const char *dname = lut_table_device(t)->name;
-    double total = 0;
-    size_t hits = 0, missing = 0, nlisted = 0;
+    const lut_predictor *pred = strict ? NULL : lut_table_predictor(t);
+    lut_sum s = {0};
+    size_t nlisted = 0;
     size_t listed[MAX_MISSING_LISTED];
     json_t *missing_keys = json_array();
     for (size_t i = 0; i < n; i++) {
         const lut_entry *e = ls[i].packed ? lut_table_find_packed(t, &ls[i].pkey, ls[i].hash)
                                           : lut_table_find_hashed(t, &ls[i].key, ls[i].hash);
+        double pm = 0, pv = 0;
+        int predicted = 0;
         if (e) {
-            total += e->latency.mean;
-            hits++;
+            s.total += e->latency.mean;
+            s.hits++;
         } else {
-            missing++;
-            int seen = 0;
+            s.missing++;
+            predicted = lut_predict(pred, &ls[i].key, &pm, &pv);
+            s.predicted += (size_t)predicted;
+            s.predicted_total += pm;
+            s.predicted_var += pv;
+            int seen = predicted;
             for (size_t j = 0; j < nlisted && !seen; j++)
                 seen = lut_key_equal(&ls[listed[j]].key, &ls[i].key);
             if (!seen && nlisted < MAX_MISSING_LISTED) {
@@ -137,9 +148,10 @@ static json_t *network_latency(const lut_table *t, const layer *ls, size_t n, js
         }
         if (layer_lat)
             json_object_set_new(json_array_get(layer_lat, i), dname,
-                                e ? json_real(e->latency.mean) : json_null());
+                                e ? json_real(e->latency.mean) : predicted ? json_real(pm) : json_null());
     }
-    return fm_latency_json(t, total, n, hits, missing, missing_keys);
+    fm_lat l = {&s, n, strict, cal};
+    return fm_latency_json(t, &l, missing_keys);
 }
 
 /* The "layers" array of ?detail=layers; takes the reference to layer_lat. */
@@ -162,7 +174,7 @@ static json_t *layers_json(const layer *ls, size_t n, json_t *layer_lat)
 }
 
 /* Estimate one network object; answers 422 and returns NULL on a bad one. */
-static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables, int detail,
+static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables, int detail, int strict,
                                 layer **scratch, size_t *scratch_cap, fm_response *rs)
 {
     json_t *name, *layers;
@@ -190,7 +202,8 @@ static json_t *estimate_network(json_t *net, size_t ni, const fm_tables *tables,
         json_array_append_new(layer_lat, json_object());
     for (size_t d = 0; d < tables->n; d++)
         json_object_set_new(latency, lut_table_device(tables->tables[d])->name,
-                            network_latency(tables->tables[d], ls, n, layer_lat));
+                            network_latency(tables->tables[d], fm_tables_cal(tables, d), ls, n, layer_lat,
+                                            strict));
     json_t *res = json_pack("{s:o, s:I, s:I, s:I, s:o}", "name",
                             name ? json_incref(name) : json_sprintf("network-%zu", ni),
                             "macs", (json_int_t)macs, "flops", (json_int_t)(2 * macs),
@@ -218,8 +231,8 @@ static int detail_param(fm_request *rq, fm_response *rs, int *detail)
 
 void h_estimate(fm_request *rq, fm_response *rs)
 {
-    int detail;
-    if (detail_param(rq, rs, &detail))
+    int detail, strict;
+    if (detail_param(rq, rs, &detail) || fm_bool_param(rq, rs, "strict", 0, &strict))
         return;
     json_t *body = fm_read_json_body(rq, rs);
     if (!body)
@@ -254,11 +267,15 @@ void h_estimate(fm_request *rq, fm_response *rs)
     }
     if (fm_tables_from_json(rq->srv->store, json_object_get(body, "devices"), &tables, rs))
         goto out;
+    if (!strict && fm_tables_calibrate(&tables, rq->srv->calib)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
+        goto out;
+    }
     results = json_array();
     size_t i;
     json_t *net;
     json_array_foreach(networks, i, net) {
-        json_t *r = estimate_network(net, i, &tables, detail, &scratch, &scratch_cap, rs);
+        json_t *r = estimate_network(net, i, &tables, detail, strict, &scratch, &scratch_cap, rs);
         if (!r)
             goto out;
         json_array_append_new(results, r);

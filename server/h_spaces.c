@@ -4,6 +4,7 @@
  */
 #include "h_spaces.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "codec.h"
 #include "estbody.h"
 #include "estimate.h"
+#include "lut_predict.h"
 #include "params.h"
 #include "predict.h"
 #include "results.h"
@@ -251,17 +253,20 @@ out:
     fm_spaces_release(s);
 }
 
-/* The first MAX_MISSING_LISTED distinct keys of a genome missing in t. */
-static json_t *missing_keys(const lut_space *sp, const int *genome, const lut_table *t, lut_key *scratch,
-                            size_t cap)
+/* The first MAX_MISSING_LISTED distinct keys of a genome missing in t
+ * (and, unless strict, that nothing predicts). */
+static json_t *missing_keys(const lut_space *sp, const int *genome, const lut_table *t, int strict,
+                            lut_key *scratch, size_t cap)
 {
+    const lut_predictor *pred = strict ? NULL : lut_table_predictor(t);
+    double pm, pv;
     json_t *arr = json_array();
     lut_space_totals tot;
     if (lut_space_expand_keys(sp, genome, scratch, cap, &tot))
         return arr;
     size_t listed[MAX_MISSING_LISTED], nl = 0;
     for (size_t i = 0; i < tot.layers && nl < MAX_MISSING_LISTED; i++) {
-        if (lut_table_find(t, &scratch[i]))
+        if (lut_table_find(t, &scratch[i]) || lut_predict(pred, &scratch[i], &pm, &pv))
             continue;
         int seen = 0;
         for (size_t j = 0; j < nl && !seen; j++)
@@ -292,6 +297,8 @@ typedef struct space_costing {
     lut_sum *lat;                   /* n x tables.n */
     lut_key *scratch;               /* missing keys, made when one is missing */
     int predict;                    /* predictions were asked for */
+    int strict;                     /* ?strict=true: rows only, no layer predictions */
+    fm_calib *calib;                /* calibrations (not strict) */
     fm_predictor pred;
 } space_costing;
 
@@ -304,6 +311,10 @@ static int costing_setup(space_costing *c, fm_response *rs)
         fm_problem(rs, 422, "invalid-field",
                    fm_err_pointer(NULL, "/devices", "a categorical space has no layers to cost; send []"),
                    "space \"%s\" is categorical: it has no latency", lut_space_id(c->sp));
+        return -1;
+    }
+    if (!c->strict && fm_tables_calibrate(&c->tables, c->calib)) {
+        fm_problem(rs, 500, "internal", NULL, "out of memory");
         return -1;
     }
     int rc = fm_costers_get(c->s->costers, c->sp, (const lut_table *const *)c->tables.tables, c->tables.n,
@@ -431,7 +442,8 @@ static int fast_costing(space_costing *c, fm_request *rq, fm_response *rs)
         rc = costing_setup(c, rs) ? -1 : cost_fast_genomes(c, &b) ? 0 : 1;
     fm_estbody_free(&b);
     if (!rc) {
-        space_costing fresh = {.s = c->s, .sp = c->sp, .ng = c->ng, .predict = c->predict};
+        space_costing fresh = {.s = c->s, .sp = c->sp, .ng = c->ng, .predict = c->predict,
+                                 .strict = c->strict, .calib = c->calib};
         costing_end(c);
         *c = fresh;
     }
@@ -455,13 +467,16 @@ static void write_latency(space_costing *c, size_t i, fm_jw *w)
     for (size_t d = 0; d < c->tables.n; d++) {
         const lut_table *t = c->tables.tables[d];
         const lut_sum *l = &c->lat[i * c->tables.n + d];
+        fm_lat lat = {l, c->tot[i].layers, c->strict, fm_tables_cal(&c->tables, d)};
+        size_t missing = fm_lat_missing(&lat);
         json_t *mk = NULL;
-        if (l->missing && !c->scratch)
+        if (missing && !c->scratch)
             c->scratch = calloc(lut_space_max_layers(c->sp) + 1, sizeof *c->scratch);
-        if (l->missing && c->scratch)
-            mk = missing_keys(c->sp, c->genomes + i * c->ng, t, c->scratch, lut_space_max_layers(c->sp) + 1);
+        if (missing && c->scratch)
+            mk = missing_keys(c->sp, c->genomes + i * c->ng, t, c->strict, c->scratch,
+                              lut_space_max_layers(c->sp) + 1);
         fm_jw_key(w, lut_table_device(t)->name);
-        fm_latency_write(w, t, l->total, c->tot[i].layers, l->hits, l->missing, mk, 1);
+        fm_latency_write(w, t, &lat, mk, 1);
         json_decref(mk);
     }
     fm_jw_object_end(w);
@@ -514,9 +529,10 @@ static void write_csv_header(space_costing *c, fm_results *r)
     for (unsigned f = F_MACS; f <= F_PARAMS && c->coster; f++)
         if (fm_results_want(r, f))
             fm_results_csv_cell(r, 0, result_fields[f]);
-    static const char *const lat_cols[] = {"total", "ms", "hits", "missing", "complete"};
+    static const char *const lat_cols[] = {"total", "ms", "hits", "missing", "complete",
+                                           "predicted", "std", "raw_total"};
     for (size_t d = 0; d < c->tables.n && fm_results_want(r, F_LATENCY); d++)
-        for (size_t j = 0; j < 5; j++) {
+        for (size_t j = 0; j < (c->strict ? 5u : 8u); j++) {
             snprintf(col, sizeof col, "latency.%s.%s", lut_table_device(c->tables.tables[d])->name, lat_cols[j]);
             fm_results_csv_cell(r, 0, col);
         }
@@ -550,14 +566,23 @@ static void write_result_csv(space_costing *c, size_t i, fm_results *r)
         }
     for (size_t d = 0; d < c->tables.n && fm_results_want(r, F_LATENCY); d++) {
         const lut_sum *l = &c->lat[i * c->tables.n + d];
+        fm_lat lat = {l, c->tot[i].layers, c->strict, fm_tables_cal(&c->tables, d)};
         double per = lut_device_ms_per_unit(lut_table_device(c->tables.tables[d]));
-        fm_results_csv_cell(r, 0, fm_json_real_text(l->total, t) ? t : "");
-        fm_results_csv_cell(r, 0, per > 0 && fm_json_real_text(l->total * per, t) ? t : "");
+        double total = fm_lat_total(&lat);
+        size_t missing = fm_lat_missing(&lat);
+        fm_results_csv_cell(r, 0, fm_json_real_text(total, t) ? t : "");
+        fm_results_csv_cell(r, 0, per > 0 && fm_json_real_text(total * per, t) ? t : "");
         fm_json_uint_text(l->hits, t);
         fm_results_csv_cell(r, 0, t);
-        fm_json_uint_text(l->missing, t);
+        fm_json_uint_text(missing, t);
         fm_results_csv_cell(r, 0, t);
-        fm_results_csv_cell(r, 0, l->missing ? "false" : "true");
+        fm_results_csv_cell(r, 0, missing ? "false" : "true");
+        if (c->strict)
+            continue;
+        fm_json_uint_text(l->predicted, t);
+        fm_results_csv_cell(r, 0, t);
+        fm_results_csv_cell(r, 0, fm_json_real_text(fm_lat_std(&lat), t) ? t : "");
+        fm_results_csv_cell(r, 0, fm_json_real_text(l->total + l->predicted_total, t) ? t : "");
     }
     for (size_t m = 0; m < c->pred.n && fm_results_want(r, F_PREDICTED); m++) {
         double mean = 0, std = 0;
@@ -629,10 +654,12 @@ void h_space_estimate(fm_request *rq, fm_response *rs)
     fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
-    space_costing c = {.s = s, .sp = s->space, .ng = lut_space_gene_count(s->space)};
+    space_costing c = {.s = s, .sp = s->space, .ng = lut_space_gene_count(s->space),
+                       .calib = rq->srv->calib};
     fm_results r = {0};
     const char *fidelity;
     if (fm_fidelity_param(rq, rs, &fidelity) || fm_bool_param(rq, rs, "predict", 1, &c.predict) ||
+        fm_bool_param(rq, rs, "strict", 0, &c.strict) ||
         fm_results_start(&r, rq, rs, result_fields))
         goto out;
     /* Predictions nobody reads are not made. */

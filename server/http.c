@@ -84,6 +84,7 @@ static const struct {
     {"unsupported-media-type", "Unsupported media type"},
     {"invalid-field", "Invalid field"},
     {"conflict", "Conflict"},
+    {"read-only-replica", "Read-only replica"},
     {"internal", "Internal error"},
     {"unavailable", "Service unavailable"},
 };

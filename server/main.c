@@ -9,14 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bundled.h"
 #include "daemon.h"
 #include "fitter.h"
 #include "log.h"
+#include "replica.h"
 #include "routes.h"
 #include "server.h"
+#include "snapshot.h"
 #include "sur.h"
 
 #ifndef FMAS_VERSION
@@ -34,6 +37,7 @@ static void usage(FILE *f)
             "             [--no-bundled] [--port-file FILE] [--min-observations N]\n"
             "             [--refit-delay-ms MS] [--token-file FILE] [--read-token FILE]\n"
             "             [--workers N] [--work-queue N]\n"
+            "             [--snapshot-dir DIR [--snapshot-interval-ms MS] [--replica] [--writer-url URL]]\n"
             "\n"
             "  --listen     address to serve on (default 127.0.0.1:8080; port 0 picks one)\n"
             "  --data-dir   LMDB data directory (default ./var)\n"
@@ -51,7 +55,16 @@ static void usage(FILE *f)
             "                      <the token in FILE> (else $FMAS_TOKEN_FILE, else $FMAS_TOKEN)\n"
             "  --read-token FILE   reads need a token too: this one or the write token\n"
             "                      (else $FMAS_READ_TOKEN_FILE, else $FMAS_READ_TOKEN);\n"
-            "                      /v1/health and the dashboard page stay open\n",
+            "                      /v1/health and the dashboard page stay open\n"
+            "  --snapshot-dir DIR  writer: ship compacted LMDB snapshots of the store into DIR\n"
+            "                      after committed writes; with --replica: serve the newest\n"
+            "                      snapshot in DIR, read-only, and follow newer ones\n"
+            "  --snapshot-interval-ms MS  writer: at most one snapshot per MS; replica: poll\n"
+            "                      DIR every MS (default 200)\n"
+            "  --replica           a read replica of the writer shipping into --snapshot-dir:\n"
+            "                      writes answer 409 naming --writer-url; --data-dir is unused\n"
+            "  --writer-url URL    the writer's base URL (replica: named in refusals; writer:\n"
+            "                      written in manifests)\n",
             FMAS_TABLES_DIR);
 }
 
@@ -94,7 +107,7 @@ static int parse_size(const char *s, unsigned long long lo, unsigned long long h
 enum {
     OPT_LISTEN = 256, OPT_DATA_DIR, OPT_THREADS, OPT_MAX_BODY, OPT_TIMEOUT, OPT_TABLES, OPT_NO_BUNDLED,
     OPT_PORT_FILE, OPT_MIN_OBS, OPT_REFIT_DELAY, OPT_TOKEN_FILE, OPT_READ_TOKEN, OPT_VERSION,
-    OPT_WORKERS, OPT_WORK_QUEUE
+    OPT_WORKERS, OPT_WORK_QUEUE, OPT_SNAPSHOT_DIR, OPT_SNAPSHOT_INTERVAL, OPT_REPLICA, OPT_WRITER_URL
 };
 
 /* What the command line names besides the configuration. */
@@ -119,6 +132,10 @@ static const struct option options[] = {
     {"read-token", required_argument, NULL, OPT_READ_TOKEN},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"work-queue", required_argument, NULL, OPT_WORK_QUEUE},
+    {"snapshot-dir", required_argument, NULL, OPT_SNAPSHOT_DIR},
+    {"snapshot-interval-ms", required_argument, NULL, OPT_SNAPSHOT_INTERVAL},
+    {"replica", no_argument, NULL, OPT_REPLICA},
+    {"writer-url", required_argument, NULL, OPT_WRITER_URL},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -138,6 +155,7 @@ static void defaults(fm_config *cfg)
     cfg->conn_timeout = 30;
     cfg->min_observations = 10;
     cfg->refit_delay_ms = 300;
+    cfg->snapshot_interval_ms = 200;
 }
 
 /* A numeric option's value within its range, or a message and -1. */
@@ -166,6 +184,19 @@ static int apply_option(int opt, const char *v, fm_config *cfg, startup *st)
     case OPT_PORT_FILE: st->port_file = v; return 0;
     case OPT_TOKEN_FILE: st->token_file = v; return 0;
     case OPT_READ_TOKEN: st->read_token_file = v; return 0;
+    case OPT_SNAPSHOT_DIR: snprintf(cfg->snapshot_dir, sizeof cfg->snapshot_dir, "%s", v); return 0;
+    case OPT_WRITER_URL:
+        if (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) {
+            fprintf(stderr, "fmasd: --writer-url wants http://HOST:PORT, got \"%s\"\n", v);
+            return -1;
+        }
+        snprintf(cfg->writer_url, sizeof cfg->writer_url, "%s", v);
+        return 0;
+    case OPT_SNAPSHOT_INTERVAL:
+        if (bounded("snapshot-interval-ms", v, 1, 3600000, "1..3600000", &n))
+            return -1;
+        cfg->snapshot_interval_ms = (unsigned)n;
+        return 0;
     case OPT_THREADS: {
         if (bounded("threads", v, 1, 1024, "1..1024", &n))
             return -1;
@@ -235,8 +266,11 @@ static int parse_options(int argc, char **argv, fm_config *cfg, startup *st)
             printf("fmasd %s\n", FMAS_VERSION);
             return 0;
         }
-        if (opt == OPT_NO_BUNDLED) {
-            cfg->tables_dir[0] = '\0';
+        if (opt == OPT_NO_BUNDLED || opt == OPT_REPLICA) {
+            if (opt == OPT_NO_BUNDLED)
+                cfg->tables_dir[0] = '\0';
+            else
+                cfg->replica = 1;
             continue;
         }
         if (opt == ':') {
@@ -255,6 +289,10 @@ static int parse_options(int argc, char **argv, fm_config *cfg, startup *st)
     if (optind < argc) {
         fprintf(stderr, "fmasd: unknown option %s\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (cfg->replica && !cfg->snapshot_dir[0]) {
+        fprintf(stderr, "fmasd: --replica needs --snapshot-dir\n");
         return 2;
     }
     return -1;
@@ -305,24 +343,53 @@ static int load_tokens(fm_config *cfg, const startup *st)
     return -1;
 }
 
-/* Schedule a fit of every (space, metric, fidelity) with stored
- * observations, so that a restarted service predicts again shortly. */
-static void fit_stored(fm_server *srv)
+/* The writer's store in the data directory, or a replica's first
+ * snapshot (waited for up to a minute, or until SIGINT or SIGTERM). Returns 0 or the exit status. */
+static int open_store(fm_server *srv)
 {
-    fm_space **all;
-    size_t n;
-    if (fm_spaces_list(&srv->spaces, &all, &n))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        fm_obs_pair *pairs = NULL;
-        size_t np = 0;
-        if (fm_obs_pairs(all[i]->obs, &pairs, &np) == 0)
-            for (size_t j = 0; j < np; j++)
-                fm_fitter_schedule(srv->fitter, all[i], pairs[j].metric, pairs[j].fidelity, 1);
-        free(pairs);
-        fm_spaces_release(all[i]);
+    fm_config *cfg = &srv->cfg;
+    if (cfg->replica) {
+        /* SIGINT and SIGTERM are blocked here: look for them between tries. */
+        sigset_t pending;
+        int rc = LUT_ENOTFOUND;
+        for (int i = 0; i < 600 && rc; i++) {
+            /* Any failure is retried: the writer may have pruned the
+             * snapshot between finding and opening it. */
+            rc = fm_replica_open(&srv->replica, cfg->snapshot_dir, 100, &srv->store);
+            if (sigpending(&pending) == 0 && (sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
+                break;
+            if (rc && rc != LUT_ENOTFOUND)
+                nanosleep(&(struct timespec){0, 100000000L}, NULL);
+        }
+        if (rc)
+            fprintf(stderr, "fmasd: no snapshot to serve in %s: %s\n", cfg->snapshot_dir,
+                    rc == LUT_ENOTFOUND ? "none appeared (waited up to 60 s)" : lut_strerror(rc));
+        return rc ? 1 : 0;
     }
-    free(all);
+    int rc = lut_store_open(&srv->store, cfg->data_dir, NULL);
+    if (rc)
+        fprintf(stderr, "fmasd: cannot open the data directory %s: %s\n", cfg->data_dir, lut_strerror(rc));
+    return rc ? 1 : 0;
+}
+
+/* Ship snapshots (writer) or follow them (replica), when asked to.
+ * Returns 0 or the exit status, after a message. */
+static int start_shipping(fm_server *srv, unsigned short port)
+{
+    fm_config *cfg = &srv->cfg;
+    int rc = 0;
+    if (cfg->replica) {
+        rc = fm_replica_follow(srv->replica, srv->store, &srv->spaces, srv->fitter, cfg->snapshot_interval_ms);
+    } else if (cfg->snapshot_dir[0]) {
+        if (!cfg->writer_url[0])
+            snprintf(cfg->writer_url, sizeof cfg->writer_url, "http://%s:%u", cfg->listen_host, port);
+        rc = fm_snapshotter_start(&srv->snapshots, srv->store, cfg->snapshot_dir, cfg->snapshot_interval_ms,
+                                  cfg->writer_url);
+    }
+    if (rc)
+        fprintf(stderr, "fmasd: cannot %s snapshots in %s: %s\n", cfg->replica ? "follow" : "write",
+                cfg->snapshot_dir, strerror(rc));
+    return rc ? 1 : 0;
 }
 
 /* The store, the spaces with their observations, the fitter (with a fit
@@ -331,32 +398,43 @@ static void fit_stored(fm_server *srv)
 static int start_state(fm_server *srv)
 {
     fm_config *cfg = &srv->cfg;
-    int rc = lut_store_open(&srv->store, cfg->data_dir, NULL);
-    if (rc) {
-        fprintf(stderr, "fmasd: cannot open the data directory %s: %s\n", cfg->data_dir, lut_strerror(rc));
-        return 1;
-    }
+    int rc = open_store(srv);
+    if (rc)
+        return rc;
     if (fm_spaces_init(&srv->spaces) || (rc = fm_spaces_load(&srv->spaces, srv->store))) {
         fprintf(stderr, "fmasd: cannot load the search spaces: %s\n", lut_strerror(rc));
         lut_store_close(srv->store);
+        fm_replica_stop(srv->replica);
         return 1;
     }
     if ((rc = fm_fitter_start(&srv->fitter, cfg->refit_delay_ms, cfg->min_observations))) {
         fprintf(stderr, "fmasd: cannot start the surrogate fitter: %s\n", strerror(rc));
         fm_spaces_destroy(&srv->spaces);
         lut_store_close(srv->store);
+        fm_replica_stop(srv->replica);
         return 1;
     }
-    fit_stored(srv);
-    if (fm_bundled_load(srv))
+    if (!(srv->calib = fm_calib_new(srv->store))) {
+        fprintf(stderr, "fmasd: out of memory\n");
+        fm_fitter_stop(srv->fitter);
+        fm_spaces_destroy(&srv->spaces);
+        lut_store_close(srv->store);
+        fm_replica_stop(srv->replica);
+        return 1;
+    }
+    fm_fitter_schedule_stored(srv->fitter, &srv->spaces);
+    if (!cfg->replica && fm_bundled_load(srv))
         fm_log("some bundled tables did not load; the service runs without them");
     return 0;
 }
 
 static void stop_state(fm_server *srv)
 {
+    fm_snapshotter_stop(srv->snapshots);
+    fm_replica_stop(srv->replica);
     fm_fitter_stop(srv->fitter);
     fm_spaces_destroy(&srv->spaces);
+    fm_calib_free(srv->calib);
     lut_store_close(srv->store);
 }
 
@@ -367,8 +445,11 @@ static void announce(const fm_config *cfg, unsigned short port, const char *port
     const char *access = cfg->auth.read_len ? "token for reads and writes"
                          : cfg->auth.write_len ? "token for writes"
                                                : "no token";
-    fm_log("listening on http://%s%s%s:%u (data %s, %u threads, %u workers, %s)", v6 ? "[" : "", cfg->listen_host,
-           v6 ? "]" : "", port, cfg->data_dir, cfg->threads, cfg->workers, access);
+    char data[4200];
+    snprintf(data, sizeof data, "%s %s", cfg->replica ? "replica of the snapshots in" : "data",
+             cfg->replica ? cfg->snapshot_dir : cfg->data_dir);
+    fm_log("listening on http://%s%s%s:%u (%s, %u threads, %u workers, %s)", v6 ? "[" : "", cfg->listen_host,
+           v6 ? "]" : "", port, data, cfg->threads, cfg->workers, access);
     if (port_file) {
         FILE *f = fopen(port_file, "w");
         if (f) {
@@ -408,6 +489,11 @@ int main(int argc, char **argv)
                 strerror(rc));
         stop_state(&srv);
         return 1;
+    }
+    if ((status = start_shipping(&srv, fm_daemon_port(daemon)))) {
+        fm_daemon_stop(daemon);
+        stop_state(&srv);
+        return status;
     }
     announce(&srv.cfg, fm_daemon_port(daemon), st.port_file);
 

@@ -12,7 +12,7 @@
 
 #include "buf.h"
 
-#define FM_METRICS_ROUTES 24    /* path patterns + 1 for "unmatched" */
+#define FM_METRICS_ROUTES 40    /* route table slots (a pattern counts at its first route) + 1 for "unmatched" */
 #define FM_METRICS_METHODS 6    /* GET PUT POST DELETE HEAD other */
 #define FM_METRICS_STATUSES 16
 #define FM_METRICS_BUCKETS 14

@@ -44,3 +44,15 @@ int fm_bool_param(fm_request *rq, fm_response *rs, const char *name, int dflt, i
                "%s must be true or false", name);
     return -1;
 }
+
+const char *fm_device_param(fm_request *rq, fm_response *rs)
+{
+    const char *name = rq->params[0];
+    if (!lut_device_name_valid(name)) {
+        fm_problem(rs, 400, "invalid-parameter",
+                   fm_err_param(NULL, "name", "device names are 1 to 64 characters of [a-z0-9._-]"),
+                   "\"%.80s\" is not a valid device name", name);
+        return NULL;
+    }
+    return name;
+}

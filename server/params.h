@@ -13,6 +13,10 @@
  * answers 404 and returns NULL if no space has the id. */
 fm_space *fm_space_param(fm_request *rq, fm_response *rs);
 
+/* The {name} path parameter as a device name; answers 400 naming it and
+ * returns NULL if it is not one. */
+const char *fm_device_param(fm_request *rq, fm_response *rs);
+
 /* ?fidelity= (NULL when absent) into *out; answers 400 and returns -1 if
  * it is not a fidelity name. */
 int fm_fidelity_param(fm_request *rq, fm_response *rs, const char **out);

@@ -17,6 +17,9 @@
  * thread. Other routes go there only with a body over the daemon's
  * threshold. */
 #define FM_ROUTE_LONG 1u
+/* FM_ROUTE_WRITE: the handler changes the store; a read replica refuses
+ * it (409, naming the writer) before reading the body. */
+#define FM_ROUTE_WRITE 2u
 
 /* One row of a router table: method + path pattern → handler, its flags
  * and its body stream (NULL: the body is read whole).

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "auth.h"
+#include "calib.h"
 #include "fitter.h"
 #include "lut.h"
 #include "metrics.h"
@@ -31,7 +32,14 @@ typedef struct fm_config {
     size_t min_observations; /* distinct genomes before a surrogate is fitted */
     unsigned refit_delay_ms; /* debounce of background refits */
     fm_auth auth;            /* bearer tokens; none by default */
+    char snapshot_dir[4096]; /* snapshots shipped to replicas; "" = none */
+    unsigned snapshot_interval_ms; /* writer: snapshot at most this often; replica: poll period */
+    int replica;             /* serve the snapshots of snapshot_dir, read-only */
+    char writer_url[1024];   /* where writes go (named by a replica's refusals) */
 } fm_config;
+
+struct fm_snapshotter;
+struct fm_replica;
 
 typedef struct fm_server fm_server;
 
@@ -41,6 +49,9 @@ struct fm_server {
     fm_metrics metrics;
     fm_spaces spaces;
     fm_fitter *fitter;
+    fm_calib *calib; /* measurements and calibrations; NULL: none */
+    struct fm_snapshotter *snapshots; /* a writer's, or NULL */
+    struct fm_replica *replica;       /* a replica's, or NULL */
 };
 
 #endif

@@ -547,6 +547,63 @@ int fm_spaces_load(fm_spaces *reg, lut_store *store)
     return 0;
 }
 
+/* Every observation of a set, over its (metric, fidelity) pairs. */
+static size_t obs_total(fm_obs_set *set)
+{
+    fm_obs_pair *pairs = NULL;
+    size_t np = 0, total = 0;
+    if (fm_obs_pairs(set, &pairs, &np) == 0)
+        for (size_t j = 0; j < np; j++)
+            total += fm_obs_count(set, pairs[j].metric, pairs[j].fidelity);
+    free(pairs);
+    return total;
+}
+
+/* Keep the old object of each space that did not change (same definition,
+ * as many observations: they are only appended), with its fitted models;
+ * call with reg->lock held. */
+static void keep_unchanged(fm_spaces *reg, fm_spaces *fresh)
+{
+    for (size_t i = 0; i < fresh->n; i++) {
+        fm_space *f = fresh->items[i];
+        for (size_t j = 0; j < reg->n; j++) {
+            fm_space *o = reg->items[j];
+            if (strcmp(lut_space_id(o->space), lut_space_id(f->space)) != 0)
+                continue;
+            if (json_equal(o->definition, f->definition) && obs_total(o->obs) == obs_total(f->obs)) {
+                fresh->items[i] = fm_spaces_retain(o);
+                fm_spaces_release(f);
+            }
+            break;
+        }
+    }
+}
+
+int fm_spaces_reload(fm_spaces *reg, lut_store *store)
+{
+    fm_spaces fresh;
+    int rc = fm_spaces_init(&fresh);
+    if (rc)
+        return rc;
+    if ((rc = fm_spaces_load(&fresh, store))) {
+        fm_spaces_destroy(&fresh);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&reg->lock);
+    keep_unchanged(reg, &fresh);
+    fm_space **items = reg->items;
+    size_t n = reg->n, cap = reg->cap;
+    reg->items = fresh.items;
+    reg->n = fresh.n;
+    reg->cap = fresh.cap;
+    fresh.items = items;
+    fresh.n = n;
+    fresh.cap = cap;
+    pthread_rwlock_unlock(&reg->lock);
+    fm_spaces_destroy(&fresh); /* the old registry's references */
+    return 0;
+}
+
 fm_space *fm_spaces_get(fm_spaces *reg, const char *id)
 {
     fm_space *found = NULL;

@@ -62,6 +62,12 @@ void fm_spaces_destroy(fm_spaces *reg);
 /* Create the built-in spaces, then every registered one stored in LMDB. */
 int fm_spaces_load(fm_spaces *reg, lut_store *store);
 
+/* Replace the whole registry by one loaded from store (a newer snapshot,
+ * on a read replica): the swap is atomic, references handed out before
+ * stay valid, and a space whose definition and observation count did not
+ * change is kept as it was, with its fitted models. */
+int fm_spaces_reload(fm_spaces *reg, lut_store *store);
+
 /* A reference to the space called id, or NULL. */
 fm_space *fm_spaces_get(fm_spaces *reg, const char *id);
 /* One more reference to s; returns s. */

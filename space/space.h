@@ -228,8 +228,10 @@ size_t lut_space_coster_bytes(const lut_space_coster *coster);
  * entries, may be NULL when k is 0) receives per table what lut_table_sum
  * would give for the expansion: the summed mean latency of the layers found,
  * hits, and missing (layers without a row; they add nothing to total and are
- * always counted). Only total may differ from lut_table_sum, in its last
- * bits, as the additions happen in another order. LUT_EINVAL for an index
+ * always counted); of the missing, predicted, predicted_total and
+ * predicted_var say what the table's lut_predictor makes of them (fitted
+ * when the coster is built). Only total may differ from lut_table_sum, in
+ * its last bits, as the additions happen in another order. LUT_EINVAL for an index
  * out of range. No allocation, no lock: one coster serves many threads.
  */
 int lut_space_cost(const lut_space_coster *coster, const int *genome,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lut_predict.h"
 #include "space_internal.h"
 
 typedef struct crow {
@@ -21,6 +22,8 @@ typedef struct crow {
 typedef struct ccell {
     double total;
     uint32_t hits, missing;
+    double pred, pred_var; /* predictions of the missing layers */
+    uint32_t predicted;
 } ccell;
 
 typedef struct cterm {
@@ -67,7 +70,13 @@ static int fill_sink(Lut_space_emitter *em, const char *name,
             f->cells[t].total += e->latency.mean;
             f->cells[t].hits++;
         } else {
+            double m, v;
             f->cells[t].missing++;
+            if (lut_predict(lut_table_predictor(f->tables[t]), key, &m, &v)) {
+                f->cells[t].pred += m;
+                f->cells[t].pred_var += v;
+                f->cells[t].predicted++;
+            }
         }
     }
     return 0;
@@ -213,6 +222,9 @@ int lut_space_cost(const lut_space_coster *c, const int *genome,
         latency[t].total = c->cells[t].total;
         latency[t].hits = c->cells[t].hits;
         latency[t].missing = c->cells[t].missing;
+        latency[t].predicted = c->cells[t].predicted;
+        latency[t].predicted_total = c->cells[t].pred;
+        latency[t].predicted_var = c->cells[t].pred_var;
     }
     for (size_t s = 0; s < c->nsegs; s++) {
         size_t r = c->row0[s];
@@ -229,6 +241,9 @@ int lut_space_cost(const lut_space_coster *c, const int *genome,
                 latency[t].total += cell[t].total;
                 latency[t].hits += cell[t].hits;
                 latency[t].missing += cell[t].missing;
+                latency[t].predicted += cell[t].predicted;
+                latency[t].predicted_total += cell[t].pred;
+                latency[t].predicted_var += cell[t].pred_var;
             }
         }
     }

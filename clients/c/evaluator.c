@@ -9,6 +9,12 @@
  * script) cannot leave strays behind. Exits are noticed with
  * waitid(WNOWAIT), so the group is killed before the leader is reaped and
  * its pid cannot have been reused.
+ *
+ * When the command starts with srun (a --launcher 'srun ...'), each
+ * attempt is a Slurm job of its own name, "fmas-PID-N" (--job-name is put
+ * after the word srun), and an attempt killed before it ended (deadline,
+ * or the runner freed) is first cancelled by that name with scancel: a
+ * killed srun alone may leave its job step running on the node.
  */
 #include "evaluator.h"
 
@@ -40,6 +46,8 @@ typedef struct ev_job {
     int out_too_big;
     double started, deadline, exited_at;
     int exited, timed_out, status;
+    char job_name[64]; /* the Slurm job name of the attempt, or "" */
+    char job_opt[96];  /* --job-name=job_name, a word of its argv */
 } ev_job;
 
 struct ev_runner {
@@ -51,7 +59,19 @@ struct ev_runner {
     size_t nrunning;
     ev_job *queue;   /* FIFO of attempts not started */
     size_t qhead, qlen, qcap;
+    int slurm;       /* argv[0] is srun: name each job, scancel on kill */
 };
+
+/* Attempts started by every runner of this process, so that job names
+ * stay unique across runners (one per phase of a search). */
+static unsigned long attempts_started;
+
+/* The last path component of a command word. */
+static const char *base_name(const char *word)
+{
+    const char *slash = strrchr(word, '/');
+    return slash ? slash + 1 : word;
+}
 
 int ev_runner_new(ev_runner **out, char *const *argv, int parallel, double timeout_s)
 {
@@ -75,6 +95,7 @@ int ev_runner_new(ev_runner **out, char *const *argv, int parallel, double timeo
             return -1;
         }
     r->timeout_s = timeout_s;
+    r->slurm = n > 0 && strcmp(base_name(argv[0]), "srun") == 0;
     long open_max = sysconf(_SC_OPEN_MAX);
     r->maxfd = open_max > 0 && open_max < 65536 ? (int)open_max : 65536;
     *out = r;
@@ -101,6 +122,41 @@ static void job_release(ev_job *j)
     j->fd_in = j->fd_out = j->fd_err = -1;
 }
 
+/* scancel --name=NAME for an attempt that is being killed, waited for up
+ * to 10 s (it only asks slurmctld). Nothing when it is not a Slurm job. */
+static void slurm_cancel(const ev_job *j, int maxfd)
+{
+    if (!j->job_name[0])
+        return;
+    char name_opt[80];
+    snprintf(name_opt, sizeof name_opt, "--name=%s", j->job_name);
+    char *argv[] = {"scancel", "--quiet", name_opt, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        for (int fd = 3; fd < maxfd; fd++)
+            close(fd);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return;
+    double until = fc_now() + 10.0;
+    while (waitpid(pid, NULL, WNOHANG) == 0) {
+        if (fc_now() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void ev_runner_free(ev_runner *r)
 {
     if (!r)
@@ -108,6 +164,8 @@ void ev_runner_free(ev_runner *r)
     for (int i = 0; r->running && i < r->parallel; i++) {
         ev_job *j = &r->running[i];
         if (j->pid > 0) {
+            if (!j->exited)
+                slurm_cancel(j, r->maxfd);
             kill(-j->pid, SIGKILL);
             kill(j->pid, SIGKILL);
             while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
@@ -195,6 +253,29 @@ static void child_exec(char **argv, int in, int out, int err, int maxfd)
     _exit(127);
 }
 
+/* The argv of one attempt: the runner's, or for srun a copy with
+ * --job-name=fmas-PID-N after the word srun (the strings are the
+ * runner's but for j->job_name). NULL when out of memory. */
+static char **attempt_argv(ev_runner *r, ev_job *j)
+{
+    attempts_started++;
+    if (!r->slurm)
+        return r->argv;
+    size_t n = 0;
+    while (r->argv[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof *argv);
+    if (!argv)
+        return NULL;
+    snprintf(j->job_name, sizeof j->job_name, "fmas-%ld-%lu", (long)getpid(), attempts_started);
+    snprintf(j->job_opt, sizeof j->job_opt, "--job-name=%s", j->job_name);
+    argv[0] = r->argv[0];
+    argv[1] = j->job_opt;
+    for (size_t i = 1; i < n; i++)
+        argv[i + 1] = r->argv[i];
+    return argv;
+}
+
 /* Start job j (moved out of the queue) in a free slot. A failure to start
  * is reported like a failed attempt: it finishes at once. */
 static void job_start(ev_runner *r, ev_job *j)
@@ -203,13 +284,17 @@ static void job_start(ev_runner *r, ev_job *j)
     j->fd_in = j->fd_out = j->fd_err = -1;
     j->started = fc_now();
     j->deadline = r->timeout_s > 0 ? j->started + r->timeout_s : 0;
-    if (make_pipe(in) || make_pipe(out) || make_pipe(err))
+    char **argv = attempt_argv(r, j);
+    if (!argv || make_pipe(in) || make_pipe(out) || make_pipe(err))
         goto fail;
     pid_t pid = fork();
     if (pid < 0)
         goto fail;
     if (pid == 0)
-        child_exec(r->argv, in[0], out[1], err[1], r->maxfd);
+        child_exec(argv, in[0], out[1], err[1], r->maxfd);
+    if (argv != r->argv)
+        free(argv);
+    argv = NULL;
     setpgid(pid, pid); /* also done by the child; EACCES after exec is fine */
     j->pid = pid;
     close(in[0]);
@@ -227,6 +312,8 @@ static void job_start(ev_runner *r, ev_job *j)
     return;
 fail:
     fc_buf_printf(&j->err, "cannot start the evaluator: %s\n", strerror(errno));
+    if (argv && argv != r->argv)
+        free(argv);
     for (int k = 0; k < 2; k++) {
         if (in[k] >= 0)
             close(in[k]);
@@ -398,6 +485,7 @@ int ev_poll(ev_runner *r, int wait_ms, void (*done)(const ev_result *, void *), 
                 } else if (j->deadline > 0 && now >= j->deadline) {
                     j->timed_out = 1;
                     j->deadline = 0;
+                    slurm_cancel(j, r->maxfd);
                     kill(-j->pid, SIGKILL);
                     kill(j->pid, SIGKILL);
                 }

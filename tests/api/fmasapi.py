@@ -140,6 +140,9 @@ ROUTES = [
     ("GET", rf"/v1/devices/{NAME}", {200: "device.json"}),
     ("POST", rf"/v1/devices/{NAME}/lut", {200: "lut-upload-result.json"}),
     ("GET", rf"/v1/devices/{NAME}/lut", {200: "lut-page.json"}),
+    ("GET", rf"/v1/devices/{NAME}/accuracy", {200: "device-accuracy.json"}),
+    ("POST", rf"/v1/devices/{NAME}/measurements", {201: "measurements-post-result.json"}),
+    ("GET", rf"/v1/devices/{NAME}/measurements", {200: "measurements-list.json"}),
     ("POST", r"/v1/estimate", {200: "estimate-response.json"}),
     ("GET", r"/v1/spaces", {200: "space-list.json"}),
     ("POST", r"/v1/spaces", {201: "space.json"}),
@@ -162,7 +165,7 @@ PROBLEM_TYPES = {
     404: {"not-found"},
     405: {"method-not-allowed"},
     406: {"not-acceptable"},
-    409: {"conflict"},
+    409: {"conflict", "read-only-replica"},
     413: {"body-too-large"},
     415: {"unsupported-media-type"},
     422: {"invalid-field"},
@@ -372,9 +375,10 @@ class Client:
                 return rows, pages
             assert len(pages) < 100000, "paging does not end"
 
-    def estimate(self, body, detail=None, expect=200):
-        q = f"?detail={detail}" if detail else ""
-        return self.post(f"/v1/estimate{q}", body, expect=expect).json
+    def estimate(self, body, detail=None, expect=200, strict=None):
+        q = "&".join(([f"detail={detail}"] if detail else []) +
+                     ([f"strict={'true' if strict else 'false'}"] if strict is not None else []))
+        return self.post(f"/v1/estimate{'?' + q if q else ''}", body, expect=expect).json
 
     def spaces(self):
         return self.get("/v1/spaces", expect=200).json["spaces"]
@@ -392,8 +396,9 @@ class Client:
         q = f"?device={urlquote(device)}" if device is not None else ""
         return self.get(f"/v1/spaces/{space_id}/layers{q}", expect=expect).json
 
-    def space_estimate(self, space_id, genomes, devices=(), expect=200):
-        return self.post(f"/v1/spaces/{space_id}/estimate",
+    def space_estimate(self, space_id, genomes, devices=(), expect=200, strict=None):
+        q = "" if strict is None else f"?strict={'true' if strict else 'false'}"
+        return self.post(f"/v1/spaces/{space_id}/estimate{q}",
                          {"devices": list(devices), "genomes": list(genomes)}, expect=expect).json
 
     def post_observations(self, space_id, observations, expect=201):

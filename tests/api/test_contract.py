@@ -563,7 +563,7 @@ def test_estimate_many_networks_at_once(server):
     nets = [{"name": f"n{i}", "layers": [{"op": "conv2d", "cin": 1 + (i + j) % 12, "cout": 1 + (i + j) % 12,
                                           "h": 8, "w": 8} for j in range(10)]}
             for i in range(2000)]
-    est = server.estimate({"devices": ["big"], "networks": nets})
+    est = server.estimate({"devices": ["big"], "networks": nets}, strict=True)
     assert len(est["results"]) == 2000
     for i, r in enumerate(est["results"]):
         cins = [1 + (i + j) % 12 for j in range(10)]

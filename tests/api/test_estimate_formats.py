@@ -98,7 +98,8 @@ def test_csv_header_and_values(srv, body, full):
     r = post(srv, body, accept="text/csv", schema=None)
     assert r.media_type == "text/csv"
     rows = list(csv.reader(io.StringIO(r.text)))
-    cols = ["latency.fmt-cpu." + c for c in ("total", "ms", "hits", "missing", "complete")]
+    cols = ["latency.fmt-cpu." + c for c in ("total", "ms", "hits", "missing", "complete",
+                                             "predicted", "std", "raw_total")]
     assert rows[0] == ["index", "genome", "macs", "flops", "params"] + cols
     assert len(rows) == 1 + len(full["results"])
     for i, (row, res) in enumerate(zip(rows[1:], full["results"])):
@@ -110,6 +111,15 @@ def test_csv_header_and_values(srv, body, full):
         assert float(row[5]) == lat["total"] and float(row[6]) == lat["ms"]
         assert [int(row[7]), int(row[8]), row[9]] == [lat["hits"], lat["missing"],
                                                     "true" if lat["complete"] else "false"]
+        assert int(row[10]) == lat["predicted"] and float(row[11]) == lat["std"]
+        assert float(row[12]) == lat["raw_total"]
+
+
+def test_csv_strict_keeps_the_five_latency_columns(srv, body, full):
+    r = post(srv, body, "?strict=true", accept="text/csv", schema=None)
+    rows = list(csv.reader(io.StringIO(r.text)))
+    cols = ["latency.fmt-cpu." + c for c in ("total", "ms", "hits", "missing", "complete")]
+    assert rows[0] == ["index", "genome", "macs", "flops", "params"] + cols
 
 
 def test_csv_with_fields(srv, body, full):

@@ -30,6 +30,9 @@ ENDPOINTS = [
     ("delete", "/v1/devices/{name}", "204", ["400", "404"]),
     ("post", "/v1/devices/{name}/lut", "200", ["400", "404", "413", "415", "422"]),
     ("get", "/v1/devices/{name}/lut", "200", ["400", "404"]),
+    ("get", "/v1/devices/{name}/accuracy", "200", ["400", "404"]),
+    ("post", "/v1/devices/{name}/measurements", "201", ["400", "404", "413", "415", "422"]),
+    ("get", "/v1/devices/{name}/measurements", "200", ["400", "404"]),
     ("post", "/v1/estimate", "200", ["400", "413", "415", "422"]),
     ("get", "/v1/spaces", "200", []),
     ("post", "/v1/spaces", "201", ["400", "409", "413", "415", "422"]),
@@ -47,6 +50,10 @@ ENDPOINTS = [
 
 # (method, path, request schema or None, {status: answer schema})
 BODIES = [
+    ("get", "/v1/devices/{name}/accuracy", None, {"200": "device-accuracy.json"}),
+    ("post", "/v1/devices/{name}/measurements", "measurements-post.json",
+     {"201": "measurements-post-result.json"}),
+    ("get", "/v1/devices/{name}/measurements", None, {"200": "measurements-list.json"}),
     ("post", "/v1/estimate", "estimate-request.json", {"200": "estimate-response.json"}),
     ("get", "/v1/spaces", None, {"200": "space-list.json"}),
     ("post", "/v1/spaces", "space-create.json", {"201": "space.json"}),
@@ -81,7 +88,9 @@ def test_every_schema_file_is_valid_2020_12(schemas):
         "space-estimate-fields-response.json",
         "observations-post.json", "observations-post-result.json", "observations-list.json",
         "surrogate.json", "screen-request.json", "screen-response.json",
-        "evaluator-input.json", "evaluator-output.json"}
+        "evaluator-input.json", "evaluator-output.json", "device-accuracy.json",
+        "calibration.json", "measurements-post.json", "measurements-post-result.json",
+        "measurements-list.json"}
     for name, schema in schemas.files.items():
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", name
 
@@ -186,7 +195,8 @@ def test_openapi_covers_every_endpoint(openapi):
             ("/v1/spaces/{id}/observations", "get", ["metric", "fidelity"], set()),
             ("/v1/spaces/{id}/surrogate", "get", ["metric", "fidelity"], {"metric"}),
             ("/v1/spaces/{id}/surrogate:fit", "post", ["metric", "fidelity"], {"metric"}),
-            ("/v1/spaces/{id}/estimate", "post", ["fidelity", "fields"], set())]:
+            ("/v1/spaces/{id}/estimate", "post", ["fidelity", "fields", "strict"], set()),
+            ("/v1/estimate", "post", ["detail", "strict"], set())]:
         params = [_resolve_pointer(openapi, p["$ref"][1:]) if "$ref" in p else p
                   for p in paths[path][method].get("parameters", [])]
         query = {p["name"]: p for p in params if p["in"] == "query"}
@@ -226,7 +236,7 @@ def test_routes_table_matches_openapi(openapi):
             assert got == (schema["$ref"] if schema else None), (method, path, status)
     conflict = openapi["components"]["responses"]["Conflict"]
     assert conflict["content"] == {"application/problem+json": {"schema": {"$ref": "problem.json"}}}
-    assert fmasapi.PROBLEM_TYPES[409] == {"conflict"}
+    assert fmasapi.PROBLEM_TYPES[409] == {"conflict", "read-only-replica"}
 
 
 # The space object of docs/api.md, with its "..." filled in.

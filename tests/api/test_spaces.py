@@ -659,7 +659,7 @@ def expected_missing_keys(layers, held_ids):
 def check_latency(lat, layers, unit):
     assert lat["unit"] == unit
     assert lat["layers"] == layers
-    assert lat["hits"] + lat["missing"] == layers
+    assert lat["hits"] + lat.get("predicted", 0) + lat["missing"] == layers
     assert lat["complete"] is (lat["missing"] == 0)
     assert len(lat["missing_keys"]) <= 20
     assert len({key_id(k) for k in lat["missing_keys"]}) == len(lat["missing_keys"])
@@ -734,7 +734,7 @@ def test_estimate_lists_missing_keys(srv, builtin):
         srv.upload("half", [{"key": k, "latency": {"mean": 1.0 + i / 7}} for i, k in enumerate(held)])
         rng = random.Random("missing")
         genomes = [s["genomes"]["max"], s["genomes"]["min"]] + [random_genome(s, rng) for _ in range(150)]
-        est = srv.space_estimate(X65, genomes, devices=["half", "none"])
+        est = srv.space_estimate(X65, genomes, devices=["half", "none"], strict=True)
         assert est["lut_versions"] == {"half": srv.device("half")["lut_version"], "none": 0}
         for i, (g, r) in enumerate(zip(genomes, est["results"])):
             n = r["latency"]["half"]["layers"]
@@ -754,12 +754,29 @@ def test_estimate_lists_missing_keys(srv, builtin):
                 assert half["missing"] == sum(key_id(strip_name(L)) not in held_ids
                                               for L in e["layers"])
                 ref = srv.estimate({"devices": ["half", "none"],
-                                    "networks": [{"layers": e["layers"]}]})["results"][0]
+                                    "networks": [{"layers": e["layers"]}]}, strict=True)["results"][0]
                 for d in ("half", "none"):
                     a, b = r["latency"][d], ref["latency"][d]
                     assert a["missing_keys"] == b["missing_keys"]
                     assert (a["hits"], a["missing"]) == (b["hits"], b["missing"])
                     assert a["total"] == pytest.approx(b["total"], rel=1e-9, abs=0)
+                    assert "predicted" not in a and "raw_total" not in a
+        # Without strict, the space path and /v1/estimate predict the same
+        # layers the same way.
+        est = srv.space_estimate(X65, genomes[:6], devices=["half", "none"])
+        for g, r in zip(genomes[:6], est["results"]):
+            e = srv.expand(X65, g)
+            ref = srv.estimate({"devices": ["half", "none"],
+                                "networks": [{"layers": e["layers"]}]})["results"][0]
+            for d in ("half", "none"):
+                a, b = r["latency"][d], ref["latency"][d]
+                assert (a["hits"], a["predicted"], a["missing"]) == \
+                    (b["hits"], b["predicted"], b["missing"])
+                assert a["missing_keys"] == b["missing_keys"]
+                assert a["total"] == pytest.approx(b["total"], rel=1e-9, abs=0)
+                assert a["std"] == pytest.approx(b["std"], rel=1e-9, abs=1e-12)
+            assert r["latency"]["half"]["predicted"] > 0 and r["latency"]["half"]["missing"] == 0
+            assert r["latency"]["none"]["predicted"] == 0
     finally:
         srv.delete("/v1/devices/half", expect=204)
         srv.delete("/v1/devices/none", expect=204)

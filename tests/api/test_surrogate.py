@@ -1004,7 +1004,7 @@ def test_screen_constraints_on_a_cycles_device_with_missing_rows(srv):
     srv.upload(part, [r for r in rows if r["key"]["groups"] == 1])
     rng = random.Random(13)
     gs = distinct_genomes(sp, rng, 20)
-    est = srv.space_estimate(sid, gs, devices=[full, part])
+    est = srv.space_estimate(sid, gs, devices=[full, part], strict=True)
     full_ms = [r["latency"][full]["ms"] for r in est["results"]]
     part_ms = [r["latency"][part]["ms"] for r in est["results"]]
     assert all(r["latency"][full]["complete"] for r in est["results"])

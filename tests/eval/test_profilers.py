@@ -134,9 +134,41 @@ def test_profile_networks_writes_measured_and_estimated(server, tmp_path):
         assert r["estimate_complete"] == "true" and r["estimate_missing"] == "0"
         params, macs = ft.layer_costs(ft.layers(MNV2, g, input_size=33))
         assert int(r["macs"]) == macs and int(r["params"]) == params
+    assert doc["posted"] == 2
+    got = Service(server).request("GET", "/v1/devices/cpu-n/measurements")[1]
+    assert [m["genome"] for m in got["measurements"]] == [json.loads(r["genome"]) for r in rows]
+    assert [m["latency"]["mean"] for m in got["measurements"]] == \
+        [float(r["measured_mean_us"]) for r in rows]
     rc, out, err = run_tool("fmas-profile-networks", "--server", server, "--space", SPACE,
                             "--device", "no-such-device", "--genomes", 1, "--out", path)
     assert rc == 1 and "fmas-profile-layers" in err
+
+
+def test_profile_networks_interleaved_thread_clock_without_post(server, tmp_path):
+    path = str(tmp_path / "nets.csv")
+    before = Service(server).request("GET", "/v1/devices/cpu-n/measurements")
+    rc, out, err = run_tool("fmas-profile-networks", "--server", server, "--space", SPACE,
+                            "--device", "cpu-n", "--genomes", 3, "--seed", 5, "--out", path,
+                            "--repeats", 3, "--warmup", 1, "--interleave", "--clock", "thread",
+                            "--stat", "mean", "--no-post", "--torch-device", "cpu")
+    assert rc == 0, err
+    doc = one_json(out)
+    assert doc["genomes"] == 3 and doc["posted"] == 0
+    rows = list(csv.DictReader(open(path)))
+    assert all(int(r["repeats"]) == 3 and float(r["measured_mean_us"]) > 0 for r in rows)
+    assert Service(server).request("GET", "/v1/devices/cpu-n/measurements") == before
+
+
+@pytest.mark.parametrize("tool", ["fmas-profile-layers", "fmas-profile-networks"])
+def test_torch_device_cuda_without_a_gpu_is_a_skip(server, tmp_path, tool):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the device check runs the cuda path")
+    args = ["--server", server, "--space", SPACE, "--device", "cpu-n", "--torch-device", "cuda"]
+    if tool == "fmas-profile-networks":
+        args += ["--genomes", 1, "--out", str(tmp_path / "x.csv")]
+    rc, out, err = run_tool(tool, *args)
+    assert rc == 77 and out.startswith("SKIP: ") and "cuda" in out, (rc, out, err)
 
 
 def test_subsampled_subnets_have_the_services_costs(server, full_mnv2):

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1380,6 +1381,76 @@ static void test_concurrent_readers_and_writer(void **state)
     free(c);
 }
 
+/* ----------------------------------------------------------- snapshots */
+
+/* A directory beside the store (inside the fixture's temporary one). */
+static void sibling(const fixture *fx, const char *name, char *out, size_t size)
+{
+    snprintf(out, size, "%.*s/%s", (int)(strrchr(fx->dir, '/') - fx->dir), fx->dir, name);
+    assert_int_equal(mkdir(out, 0700), 0);
+}
+
+static void test_snapshot_copy_and_swap(void **state)
+{
+    fixture *fx = *state;
+    char snap1[700], snap2[700];
+    lut_entry *rows = conv_rows(10, 1.0), *rows2 = conv_rows(12, 2.0);
+    lut_store_options ro = {.read_only = 1};
+    lut_store *r = NULL;
+    lut_table *t1 = NULL;
+    lut_device d, nd = device_named("other");
+    lut_error err = {0, "", ""};
+    void *doc = NULL;
+    size_t len = 0;
+
+    add_device(fx, "d");
+    put_ok(fx, "d", rows, 10, LUT_MODE_REPLACE, NULL);
+    uint64_t tx1 = lut_store_txnid(fx->store);
+    assert_true(tx1 > 0);
+    sibling(fx, "snap1", snap1, sizeof snap1);
+    assert_int_equal(lut_store_copy(fx->store, snap1), LUT_OK);
+    put_ok(fx, "d", rows2, 12, LUT_MODE_REPLACE, NULL);
+    assert_int_equal(lut_store_doc_put(fx->store, "k", "id", "abc", 3), LUT_OK);
+    assert_true(lut_store_txnid(fx->store) > tx1);
+    sibling(fx, "snap2", snap2, sizeof snap2);
+    assert_int_equal(lut_store_copy(fx->store, snap2), LUT_OK);
+
+    /* The first snapshot, read-only: exactly version 1, and no writes. */
+    assert_int_equal(lut_store_open(&r, snap1, &ro), LUT_OK);
+    assert_int_equal(lut_device_get(r, "d", &d), LUT_OK);
+    assert_int_equal(d.lut_version, 1);
+    assert_int_equal(d.entries, 10);
+    assert_int_equal(lut_store_doc_get(r, "k", "id", &doc, &len), LUT_ENOTFOUND);
+    assert_int_equal(lut_store_table(r, "d", &t1), LUT_OK);
+    assert_int_equal(lut_device_put(r, &nd, NULL), EACCES);
+    assert_int_equal(lut_store_put_batch(r, "d", rows, 10, LUT_MODE_REPLACE, NULL, &err), EACCES);
+    assert_int_equal(lut_store_doc_put(r, "k", "x", "a", 1), EACCES);
+    assert_int_equal(lut_store_swap(fx->store, snap2), LUT_EINVAL);
+
+    /* Swapped to the second: version 2 and the document; the table
+     * handed out before stays valid and of version 1. */
+    assert_int_equal(lut_store_swap(r, snap2), LUT_OK);
+    assert_int_equal(lut_device_get(r, "d", &d), LUT_OK);
+    assert_int_equal(d.lut_version, 2);
+    assert_int_equal(d.entries, 12);
+    assert_int_equal(lut_store_doc_get(r, "k", "id", &doc, &len), LUT_OK);
+    assert_int_equal(len, 3);
+    free(doc);
+    assert_int_equal(lut_table_device(t1)->lut_version, 1);
+    lut_table_release(t1);
+    assert_int_equal(lut_store_table(r, "d", &t1), LUT_OK);
+    assert_int_equal(lut_table_device(t1)->lut_version, 2);
+    lut_table_release(t1);
+
+    /* A snapshot that does not open leaves the served one in place. */
+    assert_int_not_equal(lut_store_swap(r, "/nonexistent/fmas-snapshot"), LUT_OK);
+    assert_int_equal(lut_device_get(r, "d", &d), LUT_OK);
+    assert_int_equal(d.lut_version, 2);
+    lut_store_close(r);
+    free(rows);
+    free(rows2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1402,6 +1473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_merge_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_table_reuse_and_rebuild, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_copy_and_swap, setup, teardown),
         cmocka_unit_test(test_table_sum),
         cmocka_unit_test(test_table_packed_agrees),
         cmocka_unit_test(test_table_sum_speed),

@@ -105,7 +105,7 @@ export async function expected(srv, space, device) {
   const list = [...groups.values()];
   for (let i = 0; i < list.length; i += 5000) {
     const part = list.slice(i, i + 5000);
-    const ans = await srv.api('POST', `/v1/spaces/${space.id}/estimate?fidelity=${FIDELITY}&predict=false`,
+    const ans = await srv.api('POST', `/v1/spaces/${space.id}/estimate?fidelity=${FIDELITY}&predict=false&strict=true`,
       { devices: [device], genomes: part.map((e) => e.genome) });
     ans.results.forEach((r, j) => {
       const e = part[j];

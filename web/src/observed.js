@@ -62,7 +62,9 @@ export class Observed {
     const need = this.space.builder ? this.list.filter((g) => !g.costs) : [];
     const total = need.length;
     let done = 0;
-    const q = `?fidelity=${enc(this.fidelity)}&predict=false`;
+    // strict: the rows found only, so a partly known latency stays a lower
+    // bound (docs/latency.md).
+    const q = `?fidelity=${enc(this.fidelity)}&predict=false&strict=true`;
     await chunked(need, CHUNK, PARALLEL,
       (part) => api('POST', `/v1/spaces/${enc(this.space.id)}/estimate${q}`,
         { devices: this.device ? [this.device] : [], genomes: part.map((g) => g.genome) }, { signal }),

@@ -2,8 +2,15 @@
 machine and upload the rows to fmasd as ONE batch.
 
     fmas-profile-layers --server URL --space ID --device NAME [--cuda] [--force]
-                        [--repeats R] [--warmup W] [--threads T] [--no-fold-bn]
-                        [--journal FILE]
+                        [--torch-device cpu|cuda] [--clock wall|thread]
+                        [--stat median|mean] [--repeats R] [--warmup W]
+                        [--threads T] [--no-fold-bn] [--journal FILE]
+
+--device names the fmasd device; --torch-device says where to time (cuda
+without a GPU: a SKIP line and exit 77; --cuda is the older spelling, which
+exits 1 there). --clock thread times the CPU time of the timing thread
+(steadier on a busy machine with --threads 1); --stat picks the statistic
+uploaded as the row's mean.
 
 The to-do list is GET /v1/spaces/{id}/layers?device=NAME; keys the device's
 table already has are skipped unless --force. The device is created if
@@ -44,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--space", required=True)
     ap.add_argument("--device", required=True, help="device name in fmasd")
     ap.add_argument("--cuda", action="store_true", help="time on the GPU (CUDA events)")
+    ap.add_argument("--torch-device", choices=("cpu", "cuda"), default=None,
+                    help="where to time: cpu (default) or cuda (no GPU: SKIP, exit 77)")
+    ap.add_argument("--clock", choices=("wall", "thread"), default="wall",
+                    help="CPU clock: wall (perf_counter) or the thread's CPU time")
+    ap.add_argument("--stat", choices=("median", "mean"), default="median",
+                    help="the row's mean is this statistic of the samples (default median)")
     ap.add_argument("--force", action="store_true", help="re-measure keys already present")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
@@ -114,7 +127,9 @@ def _measure(args, todo, reused, settings, device, fold: bool):
                 unsupported.append({"key": key, "reason": str(e)})
                 _err(f"skipping {cid}: {e}")
                 continue
-            lat = profile.summarize(profile.time_fn(fn, device, args.warmup, args.repeats))
+            samples = profile.time_fn(fn, device, args.warmup, args.repeats, args.clock)
+            lat = profile.summarize(samples)
+            lat["mean"] = profile.statistic(samples, args.stat)
             del fn
             entries.append({"key": key, "latency": lat})
             if journal:
@@ -146,8 +161,12 @@ def main(argv=None) -> int:
     from . import profile
     from .service import ServiceError
 
+    skip = profile.cuda_skip(args, PROG)
+    if skip is not None:
+        return skip
     try:
-        device, svc = profile.open_profiler(args.threads, args.cuda, args.server, args.token_file)
+        device, svc = profile.open_profiler(args.threads, args.cuda or args.torch_device == "cuda",
+                                            args.server, args.token_file)
     except profile.SetupError as e:
         _err(str(e))
         return e.status
@@ -165,9 +184,11 @@ def main(argv=None) -> int:
     skipped = len(layers) - len(todo)
     if args.limit is not None:
         todo = todo[:max(0, args.limit)]
-    settings = {"device": args.device, "cuda": bool(args.cuda), "threads": args.threads,
+    settings = {"device": args.device, "cuda": device.type == "cuda", "threads": args.threads,
                 "repeats": args.repeats, "warmup": args.warmup, "fold_bn": fold,
                 "torch": torch.__version__}
+    if args.clock != "wall" or args.stat != "median":
+        settings.update(clock=args.clock, stat=args.stat)
     reused = _journal_rows(args.journal, settings)
     _err(f"{args.space}: {len(layers)} distinct layer keys, {skipped} already in "
          f"{args.device}'s table, {len(todo)} to measure"

@@ -109,8 +109,11 @@ def make_op(key: Dict[str, Any], device: torch.device, fold_bn: bool = True
 
 
 def time_fn(fn: Callable[[], Any], device: torch.device, warmup: int = 10,
-            repeats: int = 50) -> List[float]:
-    """Samples in microseconds, one call each."""
+            repeats: int = 50, clock: str = "wall") -> List[float]:
+    """Samples in microseconds, one call each. On a CPU, clock "thread"
+    reads the calling thread's CPU time (time.thread_time) instead of the
+    wall clock: with one torch thread, time the thread was not scheduled
+    (a busy shared machine) is not counted."""
     samples: List[float] = []
     with torch.no_grad():
         for _ in range(warmup):
@@ -126,12 +129,50 @@ def time_fn(fn: Callable[[], Any], device: torch.device, warmup: int = 10,
                 end.synchronize()
                 samples.append(start.elapsed_time(end) * 1000.0)
         else:
-            clock = time.perf_counter
+            now = cpu_clock(clock)
             for _ in range(repeats):
-                t = clock()
+                t = now()
                 fn()
-                samples.append((clock() - t) * 1e6)
+                samples.append((now() - t) * 1e6)
     return samples
+
+
+def cpu_clock(clock: str) -> Callable[[], float]:
+    """The CPU timing clock: "wall" (time.perf_counter) or "thread"."""
+    if clock not in ("wall", "thread"):
+        raise ValueError(f"clock {clock!r}: use wall or thread")
+    return time.thread_time if clock == "thread" else time.perf_counter
+
+
+def time_interleaved(fns: List[Callable[[], Any]], device: torch.device, warmup: int,
+                     repeats: int, clock: str = "wall") -> List[List[float]]:
+    """time_fn for several callables at once, round robin: repeat r of
+    every callable is taken before repeat r + 1 of any, so slow drifts of
+    the machine (other load, frequency) spread over all of them alike."""
+    out: List[List[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            out[i] += time_fn(fn, device, warmup if not out[i] else 0, 1, clock)
+    return out
+
+
+def statistic(samples: List[float], stat: str) -> float:
+    """The median or the mean of the samples."""
+    if stat not in ("median", "mean"):
+        raise ValueError(f"statistic {stat!r}: use median or mean")
+    return float(statistics.median(samples) if stat == "median" else statistics.fmean(samples))
+
+
+SKIP = 77  # the exit status of "not run here" (CTest's SKIP_RETURN_CODE)
+
+
+def cuda_skip(args, prog: str) -> int | None:
+    """SKIP (after the SKIP line) when --torch-device cuda has no GPU."""
+    if args.torch_device == "cuda" and not torch.cuda.is_available():
+        print(f"SKIP: {prog}: --torch-device cuda: no CUDA device in this torch "
+              f"({torch.__version__})", flush=True)
+        return SKIP
+    return None
 
 
 def summarize(samples: List[float]) -> Dict[str, Any]:

@@ -77,7 +77,7 @@ async function estimate() {
     let est = null;
     if (space.builder) {
       expand = await api('POST', `/v1/spaces/${sid}/expand`, { genome });
-      est = await api('POST', '/v1/estimate?detail=layers',
+      est = await api('POST', '/v1/estimate?detail=layers&strict=true',
         { devices, networks: [{ name: space.id, layers: expand.layers }] });
     }
     const pred = await predictions;
