@@ -32,7 +32,7 @@ static const fm_route table[] = {
     {"POST", "/v1/devices/{name}/lut", h_lut_upload, FM_ROUTE_LONG | FM_ROUTE_WRITE, &h_lut_upload_body},
     {"GET", "/v1/devices/{name}/lut", h_lut_list, 0, NULL},
     {"GET", "/v1/devices/{name}/accuracy", h_device_accuracy, 0, NULL},
-    {"POST", "/v1/devices/{name}/measurements", h_measurements_post, FM_ROUTE_LONG, NULL},
+    {"POST", "/v1/devices/{name}/measurements", h_measurements_post, FM_ROUTE_LONG | FM_ROUTE_WRITE, NULL},
     {"GET", "/v1/devices/{name}/measurements", h_measurements_get, 0, NULL},
     {"POST", "/v1/estimate", h_estimate, 0, NULL},
     {"GET", "/v1/spaces", h_space_list, 0, NULL},

@@ -59,6 +59,7 @@ def test_writes_to_a_replica_answer_409_naming_the_writer(pair):
     cases = [("PUT", "/v1/devices/d", {"unit": "us"}),
              ("DELETE", "/v1/devices/d", None),
              ("POST", "/v1/devices/d/lut", {"entries": [conv(1, 1, 8)]}),
+             ("POST", "/v1/devices/d/measurements", {"measurements": []}),
              ("POST", "/v1/spaces", {"id": "toy", "genes": [{"name": "a", "choices": [1, 2]}]}),
              ("DELETE", "/v1/spaces/toy", None),
              ("POST", "/v1/spaces/toy/observations", {"observations": []})]
