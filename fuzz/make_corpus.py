@@ -17,7 +17,7 @@ MBV2 = "deeplabv3plus-mobilenetv2"
 
 def routes():
     text = open(os.path.join(ROOT, "server", "routes.c")).read()
-    return re.findall(r'\{"([A-Z]+)", "([^"]+)", \w+\}', text)
+    return re.findall(r'\{"([A-Z]+)", "([^"]+)", \w+,', text)
 
 
 def write(harness, data):
@@ -80,6 +80,14 @@ def api_seeds():
         ("POST", "/v1/devices/{name}/lut", 0x04, "mode=replace", js(ENTRY) + "\n\n" + js(ENTRY)),
         ("POST", "/v1/devices/{name}/lut", 0x08, "", CSV),
         ("GET", "/v1/devices/{name}/lut", 0x20, "op=conv2d&limit=2&cursor=", ""),
+        ("POST", "/v1/devices/{name}/measurements", 0, "",
+         js([{"name": "m0", "network": {"layers": KEYS[:2]},
+              "latency": {"mean": 900.0, "std": 1.0, "count": 5}},
+             {"network": {"layers": KEYS}, "latency": {"mean": 1500.0}}])),
+        ("POST", "/v1/devices/{name}/measurements", 0, "",
+         js({"space": MBV2, "genome": MBV2_GENOME, "latency": {"mean": 2000.0}})),
+        ("GET", "/v1/devices/{name}/measurements", 0, "", ""),
+        ("GET", "/v1/devices/{name}/accuracy", 0, "", ""),
         ("POST", "/v1/estimate", 0, "detail=layers",
          js({"devices": ["example-cpu"], "networks": [net]})),
         ("POST", "/v1/spaces", 0, "",
