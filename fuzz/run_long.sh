@@ -4,18 +4,21 @@
 # fuzz/corpus/<harness>. Prints per harness the executions reached, exec/s
 # and any crash, leak or sanitizer report (kept in build-fuzz/fuzz-work).
 #
-#   fuzz/run_long.sh [-n RUNS] [-j JOBS] [-t SECONDS] [harness ...]
+#   fuzz/run_long.sh [-n RUNS] [-j JOBS] [-t SECONDS] [-T SECONDS] [harness ...]
 #     -n  executions per harness (default 10000000)
 #     -j  parallel processes per harness (default: the core count)
 #     -t  stop a harness after this many seconds anyway (default: none)
+#     -T  libFuzzer's per-input timeout, wall clock (default 10); raise it
+#         when the run is niced on a busy machine, where a starved process
+#         can take that long over an input that needs milliseconds
 # Needs clang with its libFuzzer runtime (Debian: clang, libclang-rt-14-dev).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=10000000 jobs=$(nproc 2>/dev/null || echo 2) secs=0
-while getopts n:j:t: o; do
+runs=10000000 jobs=$(nproc 2>/dev/null || echo 2) secs=0 input_secs=10
+while getopts n:j:t:T: o; do
     case $o in
-    n) runs=$OPTARG ;; j) jobs=$OPTARG ;; t) secs=$OPTARG ;;
-    *) sed -n '2,10p' "$0"; exit 2 ;;
+    n) runs=$OPTARG ;; j) jobs=$OPTARG ;; t) secs=$OPTARG ;; T) input_secs=$OPTARG ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -35,7 +38,7 @@ for h in "${harnesses[@]}"; do
     work="$build/fuzz-work/$h"
     mkdir -p "$work/corpus" "$work/artifacts"
     rm -f "$work"/fuzz-*.log
-    args=(-runs=$(( (runs + jobs - 1) / jobs )) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+    args=(-runs=$(( (runs + jobs - 1) / jobs )) -timeout="$input_secs" -rss_limit_mb=2048 -print_final_stats=1
           -artifact_prefix="$PWD/$work/artifacts/")
     [ "$secs" -gt 0 ] && args+=(-max_total_time="$secs")
     [ -f "fuzz/dict/$h.dict" ] && args+=(-dict="$PWD/fuzz/dict/$h.dict")
