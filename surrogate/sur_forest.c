@@ -1,6 +1,6 @@
 /*
  * sur_forest.c — random forest regression: FOREST_TREES trees, each grown
- * on a seeded bootstrap sample of the rows until its leaves are pure or
+ * on a seeded bootstrap sample of the rows (at most FOREST_MAX_SAMPLE) until its leaves are pure or
  * hold one row, every split the best variance reduction among
  * max(1, d/3) features drawn at random. The prediction is the mean of the
  * trees; the spread of the trees is the latent variance, and the noise
@@ -15,6 +15,10 @@
 #include <string.h>
 
 #define FOREST_TREES 100
+/* Rows drawn for each tree: n, or this many when n is larger (with
+ * replacement, as below it), so that a tree's cost stops growing with the
+ * observations while the forest as a whole still sees them all. */
+#define FOREST_MAX_SAMPLE 1024
 
 typedef struct forest_node {
     int feature;       /* -1: leaf */
@@ -195,29 +199,34 @@ static double oob_noise(const Sur_forest *f, const Sur_train *t,
 }
 
 static int grow_all(Sur_forest *f, const Sur_train *t, uint64_t *rng,
-                    unsigned char *inbag)
+                    unsigned char *inbag, const sur_options *opt)
 {
     const size_t n = t->n, d = t->d;
+    const size_t m = n < FOREST_MAX_SAMPLE ? n : FOREST_MAX_SAMPLE;
     grow_ctx c = {.t = t, .rng = rng, .mtry = d / 3 ? d / 3 : 1};
-    size_t *rows = malloc(n * sizeof *rows);
+    size_t *rows = malloc(m * sizeof *rows);
     c.feat = malloc(d * sizeof *c.feat);
-    c.order = malloc(n * sizeof *c.order);
+    c.order = malloc(m * sizeof *c.order);
     int rc = rows && c.feat && c.order ? SUR_OK : SUR_ENOMEM;
     for (size_t j = 0; !rc && j < d; j++)
         c.feat[j] = j;
     for (size_t k = 0; !rc && k < f->n_trees; k++) {
+        if (Sur_cancelled(opt)) {
+            rc = SUR_ECANCELED;
+            break;
+        }
         forest_tree *tr = &f->trees[k];
-        tr->nodes = malloc(2 * n * sizeof *tr->nodes);
+        tr->nodes = malloc(2 * m * sizeof *tr->nodes);
         if (!tr->nodes) {
             rc = SUR_ENOMEM;
             break;
         }
-        for (size_t a = 0; a < n; a++) {
+        for (size_t a = 0; a < m; a++) {
             rows[a] = (size_t)Sur_rng_below(rng, n);
             inbag[k * n + rows[a]] = 1;
         }
         c.tree = tr;
-        grow(&c, new_node(&c), rows, n);
+        grow(&c, new_node(&c), rows, m);
     }
     free(rows);
     free(c.feat);
@@ -242,7 +251,7 @@ int Sur_forest_fit(const Sur_train *t, const sur_options *opt,
     f->n_trees = FOREST_TREES;
     f->trees = calloc(FOREST_TREES, sizeof *f->trees);
     uint64_t rng = opt->seed ^ 0x666f72657374ull; /* "forest" */
-    int rc = f->trees ? grow_all(f, t, &rng, inbag) : SUR_ENOMEM;
+    int rc = f->trees ? grow_all(f, t, &rng, inbag, opt) : SUR_ENOMEM;
     if (!rc)
         f->noise = oob_noise(f, t, inbag);
     free(inbag);
