@@ -57,7 +57,9 @@ static int make_features(const fm_space *s, fm_model *model)
 
 /* Fit the distinct genomes pts (one query: mean and count per genome)
  * into model, keeping the cross-validation of every candidate kind. */
-static int fit_points(fm_model *model, const fm_obs_points *pts)
+static int fitter_cancelled(void *ctx);
+
+static int fit_points(fm_model *model, const fm_obs_points *pts, fm_fitter *f)
 {
     size_t d = pts->n, ng = pts->gene_count, dim = sur_features_dim(model->features);
     double *x = malloc(d * dim * sizeof *x + 1);
@@ -68,6 +70,8 @@ static int fit_points(fm_model *model, const fm_obs_points *pts)
         sur_data data = {.n = d, .d = dim, .x = x, .y = pts->mean, .count = pts->count};
         sur_options opt;
         sur_options_default(&opt);
+        opt.cancel = fitter_cancelled;
+        opt.cancel_ctx = f;
         sur_selection sel;
         model->heldout_mean = malloc(d * sizeof *model->heldout_mean + 1);
         model->heldout_std = malloc(d * sizeof *model->heldout_std + 1);
@@ -87,8 +91,10 @@ static int fit_points(fm_model *model, const fm_obs_points *pts)
     return rc;
 }
 
-/* Fit (metric, fidelity) of s from its observations as they are now. */
-static fm_model *fit_model(fm_space *s, const char *metric, const char *fidelity, size_t min_obs)
+/* Fit (metric, fidelity) of s from its observations as they are now.
+ * NULL: out of memory, or f was cancelled during the fit. */
+static fm_model *fit_model(fm_space *s, const char *metric, const char *fidelity, size_t min_obs,
+                           fm_fitter *f)
 {
     double t0 = mono_s();
     fm_model *model = fm_model_new(metric, fidelity, fm_models_version(s->models, metric, fidelity) + 1);
@@ -111,7 +117,12 @@ static fm_model *fit_model(fm_space *s, const char *metric, const char *fidelity
     } else {
         int rc = make_features(s, model);
         if (!rc)
-            rc = fit_points(model, &pts);
+            rc = fit_points(model, &pts, f);
+        if (rc == SUR_ECANCELED) {
+            fm_obs_points_free(&pts);
+            fm_model_release(model);
+            return NULL;
+        }
         if (rc) {
             snprintf(model->reason, sizeof model->reason, "the fit failed: %s", sur_strerror(rc));
             model->failed = 1;
@@ -153,6 +164,16 @@ struct fm_fitter {
     size_t min_obs;
 };
 
+/* sur_options' cancel hook: the fitter is stopping. */
+static int fitter_cancelled(void *ctx)
+{
+    fm_fitter *f = ctx;
+    pthread_mutex_lock(&f->mu);
+    int stop = f->stop;
+    pthread_mutex_unlock(&f->mu);
+    return stop;
+}
+
 size_t fm_fitter_min_observations(const fm_fitter *f)
 {
     return f->min_obs;
@@ -188,7 +209,7 @@ static void *fitter_main(void *arg)
         f->jobs[next] = f->jobs[--f->n];
         pthread_mutex_unlock(&f->mu);
 
-        fm_model *m = fit_model(j.space, j.metric, j.fidelity, f->min_obs);
+        fm_model *m = fit_model(j.space, j.metric, j.fidelity, f->min_obs, f);
         if (m) {
             fm_model_retain(m);
             fm_models_put(j.space->models, m);
@@ -231,6 +252,22 @@ int fm_fitter_start(fm_fitter **out, unsigned delay_ms, size_t min_observations)
     }
     *out = f;
     return 0;
+}
+
+void fm_fitter_cancel(fm_fitter *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    f->stop = 1;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->jobs[i].w)
+            f->jobs[i].w->done = 1;
+        f->jobs[i].w = NULL;
+    }
+    pthread_cond_broadcast(&f->wake);
+    pthread_cond_broadcast(&f->done);
+    pthread_mutex_unlock(&f->mu);
 }
 
 void fm_fitter_stop(fm_fitter *f)

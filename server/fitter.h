@@ -23,7 +23,11 @@ typedef struct fm_fitter fm_fitter;
 /* Start the fitter thread. delay_ms debounces refits after observations;
  * models need min_observations distinct genomes. */
 int fm_fitter_start(fm_fitter **out, unsigned delay_ms, size_t min_observations);
-/* Finish the current fit, drop pending ones, join the thread. */
+/* Stop taking fits and cancel the current one (it ends at its next poll:
+ * a fold, a tree or a likelihood evaluation); fits waited for answer with
+ * no model at once. Does not wait; the thread may still be ending. */
+void fm_fitter_cancel(fm_fitter *f);
+/* fm_fitter_cancel, then drop pending fits and join the thread. */
 void fm_fitter_stop(fm_fitter *f);
 
 size_t fm_fitter_min_observations(const fm_fitter *f);

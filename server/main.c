@@ -500,6 +500,9 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&sigs, &sig);
     fm_log("signal %d: finishing in-flight requests", sig);
+    /* a surrogate fit can take long: it is cancelled, and requests that
+     * wait for one answer 503 rather than hold the shutdown */
+    fm_fitter_cancel(srv.fitter);
     fm_daemon_stop(daemon);
     stop_state(&srv);
     fm_log("stopped");

@@ -64,7 +64,8 @@ enum {
     SUR_ENOTPD = -31004,  /* a covariance stayed indefinite with max jitter */
     SUR_ETOOBIG = -31005, /* more rows than the model accepts */
     SUR_ENOCONV = -31006, /* an optimizer or minimizer did not converge */
-    SUR_EFAILED = -31007  /* every candidate model failed to fit */
+    SUR_EFAILED = -31007, /* every candidate model failed to fit */
+    SUR_ECANCELED = -31008 /* the options' cancel hook asked to stop */
 };
 
 /* Process-wide set-up: gsl_set_error_handler_off(). Call once at start-up,
@@ -185,6 +186,13 @@ typedef struct sur_options {
      * (standardized, if standardize) feature units. */
     int gp_fixed;
     double gp_signal_var, gp_length, gp_noise_var;
+
+    /* Polled between folds, kinds, trees and likelihood evaluations: a
+     * nonzero answer ends the fit with SUR_ECANCELED, freeing what it
+     * made. It must be safe to call from the fitting thread. NULL: never
+     * (default). */
+    int (*cancel)(void *ctx);
+    void *cancel_ctx;
 } sur_options;
 
 /* Fill opt with the defaults above. */

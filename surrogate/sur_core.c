@@ -35,6 +35,8 @@ const char *sur_strerror(int rc)
         return "optimizer did not converge";
     case SUR_EFAILED:
         return "every candidate model failed to fit";
+    case SUR_ECANCELED:
+        return "the fit was cancelled";
     default:
         if (rc > 0)
             return gsl_strerror(rc);

@@ -100,6 +100,7 @@ typedef struct gp_problem {
     /* after an evaluation */
     double q, logdet, jitter;
     int rc;          /* first hard failure (not "indefinite") */
+    const sur_options *opt; /* its cancel hook, polled per evaluation */
 } gp_problem;
 
 static void problem_free(gp_problem *p)
@@ -231,6 +232,8 @@ static double objective(const gsl_vector *theta, void *params)
         th[k] = v < p->lo[k] ? p->lo[k] : v > p->hi[k] ? p->hi[k] : v;
         wall += (v - th[k]) * (v - th[k]);
     }
+    if (!p->rc && Sur_cancelled(p->opt))
+        p->rc = SUR_ECANCELED;
     if (p->rc || !isfinite(th[0]) || !isfinite(th[1]))
         return GP_BAD;
     if (problem_factor(p, exp(th[0]), exp(th[1])) != SUR_OK)
@@ -414,6 +417,7 @@ static int subset_search(const Sur_train *t, const sur_options *opt,
     if (!idx)
         return SUR_ENOMEM;
     int rc = problem_make(&sub, t, idx, m, ys);
+    sub.opt = opt;
     if (!rc)
         rc = search(&sub, opt, rng, theta);
     double lo[2], hi[2];
@@ -424,6 +428,7 @@ static int subset_search(const Sur_train *t, const sur_options *opt,
         gp_problem *stage = full;
         if (size < n) {
             rc = problem_make(&sub, t, idx, size, ys);
+            sub.opt = opt;
             if (rc)
                 break;
             stage = &sub;
@@ -505,6 +510,7 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
 
     gp_problem full;
     int rc = problem_make(&full, t, NULL, n, ys);
+    full.opt = opt;
     if (rc) {
         Sur_gp_free(gp);
         return rc;

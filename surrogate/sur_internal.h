@@ -54,6 +54,12 @@ typedef struct Sur_train {
     double wsum;
 } Sur_train;
 
+/* Whether opt's cancel hook asks the fit to stop (opt may be NULL). */
+static inline int Sur_cancelled(const sur_options *opt)
+{
+    return opt && opt->cancel && opt->cancel(opt->cancel_ctx);
+}
+
 int Sur_train_make(Sur_train *t, const sur_data *data, const size_t *rows,
                    size_t n_rows, int standardize);
 void Sur_train_free(Sur_train *t);

@@ -108,6 +108,8 @@ static int fit_rows(sur_kind kind, const sur_data *data, const size_t *rows,
                     size_t n_rows, const sur_options *opt, sur_model **out)
 {
     *out = NULL;
+    if (Sur_cancelled(opt))
+        return SUR_ECANCELED;
     if (kind == SUR_ENSEMBLE)
         return n_rows < 2 ? SUR_ETOOFEW
                           : fit_ensemble(&default_ensemble, data, rows, n_rows,
@@ -585,6 +587,8 @@ static int select_all(const sur_data *data, const sur_options *opt,
         sel->rc[kind] = cross_validate((sur_kind)kind, data, opt, fold, k,
                                        &sel->cv[kind], mean, mean + n);
         cv_ok += sel->rc[kind] == 0;
+        if (sel->rc[kind] == SUR_ECANCELED)
+            rc = SUR_ECANCELED;
     }
     if (!rc) {
         double *e = raw + 2 * (size_t)SUR_ENSEMBLE * n;
@@ -661,6 +665,8 @@ int sur_fit_best_heldout(const sur_data *data, const sur_options *opt,
             break;
         }
         sel->rc[best] = frc;
+        if (frc == SUR_ECANCELED)
+            rc = frc;
     }
     free(pred);
     return rc;

@@ -71,6 +71,7 @@ typedef struct ogp_problem {
     double *diff;
     double q, logdet, jitter;
     int rc;
+    const sur_options *opt; /* its cancel hook, polled per evaluation */
 } ogp_problem;
 
 void Sur_ogp_free(Sur_ogp *g)
@@ -258,6 +259,10 @@ static double unpack(const ogp_problem *p, const gsl_vector *h, double *theta)
 static double evaluate(ogp_problem *p, const gsl_vector *h, gsl_vector *grad)
 {
     const size_t n = p->n, d = p->d;
+    if (!p->rc && Sur_cancelled(p->opt))
+        p->rc = SUR_ECANCELED;
+    if (p->rc)
+        return OGP_BAD;
     double *theta = malloc(d * sizeof *theta);
     if (!theta) {
         p->rc = SUR_ENOMEM;
@@ -353,7 +358,7 @@ static int optimize(ogp_problem *p, double log_g0, gsl_vector *h, double *fbest)
     if (!rc && *fbest < OGP_BAD &&
         gsl_multimin_fdfminimizer_set(s, &fn, h0, 0.1, 0.1) == GSL_SUCCESS) {
         for (unsigned it = 0; it < OGP_MAX_ITER; it++) {
-            if (gsl_multimin_fdfminimizer_iterate(s) != GSL_SUCCESS)
+            if (gsl_multimin_fdfminimizer_iterate(s) != GSL_SUCCESS || p->rc)
                 break;
             if (gsl_multimin_test_gradient(s->gradient, 1e-2) == GSL_SUCCESS)
                 break;
@@ -371,8 +376,9 @@ static int optimize(ogp_problem *p, double log_g0, gsl_vector *h, double *fbest)
 
 /* Hyperparameters from the start (noise ratio 0.1) into theta,
  * *g, on rows idx (n of them; NULL: all). */
-static int search(const Sur_train *t, const size_t *idx, size_t n, double ys,
-                  double *theta, double *g)
+static int search(const Sur_train *t, const sur_options *opt,
+                  const size_t *idx, size_t n, double ys, double *theta,
+                  double *g)
 {
     const size_t d = t->d;
     double *z = malloc(n * d * sizeof *z);
@@ -382,6 +388,7 @@ static int search(const Sur_train *t, const size_t *idx, size_t n, double ys,
         memcpy(z + a * d, t->z + (idx ? idx[a] : a) * d, d * sizeof *z);
     ogp_problem p;
     int rc = problem_make(&p, t, z, idx, n, ys);
+    p.opt = opt;
     if (!rc)
         rc = pairs_make(&p);
     gsl_vector *h = rc ? NULL : gsl_vector_alloc(d + 1);
@@ -482,7 +489,7 @@ int Sur_ogp_fit(const Sur_train *t, const sur_options *opt, Sur_ogp **out,
         }
     }
     if (!rc)
-        rc = search(t, idx, sub, ys, m->theta, &m->g);
+        rc = search(t, opt, idx, sub, ys, m->theta, &m->g);
     free(idx);
     if (!rc)
         rc = finish(m, t, ys, info);
