@@ -1,8 +1,9 @@
 /*
  * test_sur_kinds.c — the model kinds beyond ridge and the Matern GP: the
  * random forest on a step, the overlap-kernel GP on an interaction of
- * unordered genes, the ensemble's weights, determinism given the seed, and
- * the calibration of the selected model's std on its CV residuals.
+ * unordered genes, the ensemble's weights, determinism given the seed, the
+ * calibration of the selected model's std on its CV residuals, and the
+ * cancel hook.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -243,6 +244,64 @@ static void test_calibrated_coverage(void **state)
     sur_model_free(m);
 }
 
+/* Answers "cancel" from its (after + 1)-th poll on, counting the polls. */
+typedef struct canceller {
+    unsigned polls, after;
+} canceller;
+
+static int cancel_after(void *ctx)
+{
+    canceller *c = ctx;
+    return c->polls++ >= c->after;
+}
+
+/* A cancel hook ends every kind's fit and the selection with
+ * SUR_ECANCELED, from the start or (the GPs, the forest, the ensemble)
+ * after a few polls, with nothing returned; one that never fires changes
+ * nothing. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    enum { N = 300, D = 3 };
+    double x[N * D], y[N];
+    uint64_t s = 11;
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < D; j++)
+            x[i * D + j] = rng_unit(&s);
+        y[i] = sin(3 * x[i * D]) + x[i * D + 1] * x[i * D + 2];
+    }
+    sur_data data = {N, D, x, y, NULL};
+    sur_options opt;
+    sur_options_default(&opt);
+    opt.cancel = cancel_after;
+    for (int kind = 0; kind < SUR_N_KINDS; kind++) {
+        /* the ridges are polled once, before they start */
+        unsigned polls = kind == SUR_RIDGE || kind == SUR_RIDGE_LINEAR ? 1 : 3;
+        for (unsigned after = 0; after < polls; after++) {
+            canceller c = {0, after};
+            opt.cancel_ctx = &c;
+            sur_model *m = (sur_model *)&c;
+            int rc = sur_fit((sur_kind)kind, &data, &opt, &m);
+            if (rc != SUR_ECANCELED)
+                fail_msg("%s after %u polls: %s", sur_kind_name((sur_kind)kind), after, sur_strerror(rc));
+            assert_null(m);
+            assert_true(c.polls == after + 1);
+        }
+    }
+    canceller c = {0, 5};
+    opt.cancel_ctx = &c;
+    sur_model *m = NULL;
+    sur_selection sel;
+    assert_int_equal(sur_fit_best(&data, &opt, &m, &sel), SUR_ECANCELED);
+    assert_null(m);
+    c = (canceller){0, 1u << 30};
+    assert_int_equal(sur_fit_best(&data, &opt, &m, &sel), SUR_OK);
+    assert_non_null(m);
+    assert_true(c.polls > 10);
+    sur_model_free(m);
+    assert_string_equal(sur_strerror(SUR_ECANCELED), "the fit was cancelled");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_ensemble_weights),
         cmocka_unit_test(test_deterministic_seed),
         cmocka_unit_test(test_calibrated_coverage),
+        cmocka_unit_test(test_cancel),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
