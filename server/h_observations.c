@@ -96,11 +96,35 @@ static int parse_one(const fm_space *s, json_t *v, size_t i, fm_obs *o, fm_respo
     return 0;
 }
 
+/* The Idempotency-Key header: NULL when absent, else the key; -1 (answered
+ * 400) when it is not 1 to FM_OBS_KEY_MAX printable ASCII characters. */
+static int idempotency_key(fm_request *rq, fm_response *rs, const char **key)
+{
+    *key = fm_header(rq, "Idempotency-Key");
+    if (!*key)
+        return 0;
+    size_t len = strlen(*key);
+    int ok = len >= 1 && len <= FM_OBS_KEY_MAX;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (*key)[i] > 0x20 && (*key)[i] < 0x7f;
+    if (ok)
+        return 0;
+    fm_problem(rs, 400, "invalid-parameter",
+               fm_err_param(NULL, "Idempotency-Key", "must be 1 to 255 printable ASCII characters, no spaces"),
+               "the Idempotency-Key header must be 1 to 255 printable ASCII characters, no spaces");
+    return -1;
+}
+
 void h_observations_post(fm_request *rq, fm_response *rs)
 {
     fm_space *s = fm_space_param(rq, rs);
     if (!s)
         return;
+    const char *key;
+    if (idempotency_key(rq, rs, &key)) {
+        fm_spaces_release(s);
+        return;
+    }
     json_t *body = fm_read_json_body(rq, rs);
     fm_obs *batch = NULL;
     size_t n = 0;
@@ -138,10 +162,26 @@ void h_observations_post(fm_request *rq, fm_response *rs)
             n++;
             goto out;
         }
-    size_t total = 0;
-    int rc = fm_obs_append(s->obs, rq->srv->store, lut_space_id(s->space), batch, n, &total);
+    size_t total = 0, accepted = 0;
+    int replayed = 0;
+    uint64_t digest = key ? fm_obs_digest(batch, n, lut_space_gene_count(s->space)) : 0;
+    int rc = fm_obs_append_once(s->obs, rq->srv->store, lut_space_id(s->space), key, digest, batch, n,
+                                &accepted, &total, &replayed);
+    if (rc == FM_OBS_EKEY_REUSED) {
+        fm_problem(rs, 422, "idempotency-key-reused",
+                   fm_err_param(NULL, "Idempotency-Key", "names another batch of this space"),
+                   "the Idempotency-Key \"%.80s\" was used for a different batch of observations of this space; "
+                   "nothing was stored", key);
+        goto out;
+    }
     if (rc) {
         fm_store_failure(rs, rc, "observations");
+        goto out;
+    }
+    if (replayed) {
+        /* The batch is stored already: say so, store and refit nothing. */
+        fm_respond_json(rs, 200, json_pack("{s:s, s:I, s:I, s:b}", "space", lut_space_id(s->space), "accepted",
+                                           (json_int_t)accepted, "total", (json_int_t)total, "replayed", 1));
         goto out;
     }
     /* Every (metric, fidelity) the batch touched gets a debounced refit. */
@@ -152,8 +192,8 @@ void h_observations_post(fm_request *rq, fm_response *rs)
         if (!seen)
             fm_fitter_schedule(rq->srv->fitter, s, batch[i].metric, batch[i].fidelity, 0);
     }
-    fm_respond_json(rs, 201, json_pack("{s:s, s:I, s:I}", "space", lut_space_id(s->space), "accepted",
-                                       (json_int_t)n, "total", (json_int_t)total));
+    fm_respond_json(rs, 201, json_pack("{s:s, s:I, s:I, s:b}", "space", lut_space_id(s->space), "accepted",
+                                       (json_int_t)n, "total", (json_int_t)total, "replayed", 0));
 out:
     free_batch(batch, n);
     json_decref(body);

@@ -84,6 +84,7 @@ static const struct {
     {"unsupported-media-type", "Unsupported media type"},
     {"invalid-field", "Invalid field"},
     {"conflict", "Conflict"},
+    {"idempotency-key-reused", "Idempotency key reused"},
     {"read-only-replica", "Read-only replica"},
     {"internal", "Internal error"},
     {"unavailable", "Service unavailable"},

@@ -18,6 +18,13 @@
  * numbers are handed out once) and is held while a batch is encoded and
  * committed, which may take long, without holding up any reader.
  */
+/* The idempotency key of a stored batch, what it said, and its size. */
+typedef struct obs_key {
+    char *key;
+    uint64_t digest;
+    size_t n;
+} obs_key;
+
 struct fm_obs_set {
     pthread_rwlock_t lock;
     pthread_mutex_t append_lock; /* appenders only; next_id and next_doc */
@@ -26,6 +33,8 @@ struct fm_obs_set {
     uint64_t next_id;
     uint64_t next_doc;    /* document sequence */
     size_t gene_count;
+    obs_key *keys;        /* idempotency keys, sorted; appenders only */
+    size_t nkeys, capkeys;
 };
 
 static void kind_of(const char *space_id, char *kind, size_t size)
@@ -68,6 +77,9 @@ void fm_obs_free(fm_obs_set *set)
     for (size_t i = 0; i < set->n; i++)
         obs_free(&set->items[i]);
     free(set->items);
+    for (size_t i = 0; i < set->nkeys; i++)
+        free(set->keys[i].key);
+    free(set->keys);
     pthread_mutex_destroy(&set->append_lock);
     pthread_rwlock_destroy(&set->lock);
     free(set);
@@ -124,7 +136,76 @@ static int reserve(fm_obs_set *set, size_t more)
     return 0;
 }
 
-static json_t *batch_json(const fm_obs *batch, size_t n, size_t gene_count)
+/* ------------------------------------------------------ idempotency keys */
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const obs_key *)a)->key, ((const obs_key *)b)->key);
+}
+
+/* The index of key, or -1 with *at the place it would go. */
+static long key_find(const fm_obs_set *set, const char *key, size_t *at)
+{
+    size_t lo = 0, hi = set->nkeys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(set->keys[mid].key, key);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *at = lo;
+    return -1;
+}
+
+/* Room for one more key. */
+static int key_reserve(fm_obs_set *set)
+{
+    if (set->nkeys < set->capkeys)
+        return 0;
+    size_t cap = set->capkeys ? 2 * set->capkeys : 16;
+    obs_key *p = realloc(set->keys, cap * sizeof *p);
+    if (!p)
+        return LUT_ENOMEM;
+    set->keys = p;
+    set->capkeys = cap;
+    return 0;
+}
+
+static void digest_bytes(uint64_t *h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        *h ^= p[i];
+        *h *= UINT64_C(0x100000001b3);
+    }
+}
+
+uint64_t fm_obs_digest(const fm_obs *batch, size_t n, size_t gene_count)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        const fm_obs *o = &batch[i];
+        digest_bytes(&h, o->metric, strlen(o->metric) + 1);
+        digest_bytes(&h, o->fidelity, strlen(o->fidelity) + 1);
+        for (size_t j = 0; j < gene_count; j++) {
+            int32_t g = o->genome[j];
+            digest_bytes(&h, &g, sizeof g);
+        }
+        double v = o->value == 0 ? 0 : o->value; /* -0 and 0 say the same */
+        digest_bytes(&h, &v, sizeof v);
+        const char *meta = o->meta ? o->meta : "null";
+        digest_bytes(&h, meta, strlen(meta) + 1);
+    }
+    return h;
+}
+
+/* ---------------------------------------------------------- storage */
+
+static json_t *batch_json(const fm_obs *batch, size_t n, size_t gene_count, const char *key, uint64_t digest)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -141,7 +222,14 @@ static json_t *batch_json(const fm_obs *batch, size_t n, size_t gene_count)
                                              "value", batch[i].value, "genome", g, "meta",
                                              meta ? meta : json_null()));
     }
-    return json_pack("{s:o}", "observations", arr);
+    json_t *doc = json_pack("{s:o}", "observations", arr);
+    if (key) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)digest);
+        json_object_set_new(doc, "key", json_string(key));
+        json_object_set_new(doc, "digest", json_string(hex));
+    }
+    return doc;
 }
 
 /* Decode one stored batch and append it (load time; no lock needed). */
@@ -183,6 +271,18 @@ static int load_batch(fm_obs_set *set, const char *data, size_t len)
         if (ob.id >= set->next_id)
             set->next_id = ob.id + 1;
     }
+    const char *key = json_string_value(json_object_get(doc, "key"));
+    const char *digest = json_string_value(json_object_get(doc, "digest"));
+    if (!rc && key) {
+        /* sorted once the whole set is loaded */
+        rc = digest ? key_reserve(set) : LUT_ECORRUPT;
+        if (!rc && !(set->keys[set->nkeys].key = strdup(key)))
+            rc = LUT_ENOMEM;
+        if (!rc) {
+            set->keys[set->nkeys].digest = strtoull(digest, NULL, 16);
+            set->keys[set->nkeys++].n = json_array_size(arr);
+        }
+    }
     json_decref(doc);
     return rc;
 }
@@ -210,15 +310,46 @@ int fm_obs_load(fm_obs_set *set, lut_store *store, const char *space_id)
         free(ids[i]);
     }
     free(ids);
+    if (set->nkeys)
+        qsort(set->keys, set->nkeys, sizeof *set->keys, key_cmp);
     return rc;
 }
 
 int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
                   fm_obs *batch, size_t n, size_t *total)
 {
+    size_t accepted;
+    int replayed;
+    return fm_obs_append_once(set, store, space_id, NULL, 0, batch, n, &accepted, total, &replayed);
+}
+
+int fm_obs_append_once(fm_obs_set *set, lut_store *store, const char *space_id, const char *key,
+                       uint64_t digest, fm_obs *batch, size_t n, size_t *accepted, size_t *total,
+                       int *replayed)
+{
     char kind[96], docid[32];
     kind_of(space_id, kind, sizeof kind);
+    *replayed = 0;
+    *accepted = n;
     pthread_mutex_lock(&set->append_lock);
+    size_t at = 0;
+    long seen = key ? key_find(set, key, &at) : -1;
+    if (seen >= 0) {
+        int same = set->keys[seen].digest == digest;
+        if (same) {
+            *replayed = 1;
+            *accepted = set->keys[seen].n;
+            if (total)
+                *total = set->n;
+        }
+        pthread_mutex_unlock(&set->append_lock);
+        return same ? 0 : FM_OBS_EKEY_REUSED;
+    }
+    char *key_copy = NULL;
+    if (key && (key_reserve(set) || !(key_copy = strdup(key)))) {
+        pthread_mutex_unlock(&set->append_lock);
+        return LUT_ENOMEM;
+    }
     /* Only appenders change items, n and cap, one at a time, so they read
      * them here without the read lock; readers never look past n. */
     size_t have = set->n, cap = set->cap;
@@ -229,6 +360,7 @@ int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
             cap *= 2;
         grown = malloc(cap * sizeof *grown);
         if (!grown) {
+            free(key_copy);
             pthread_mutex_unlock(&set->append_lock);
             return LUT_ENOMEM;
         }
@@ -241,7 +373,7 @@ int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
         batch[i].id = set->next_id + i;
         batch[i].observed_ms = t;
     }
-    json_t *doc = batch_json(batch, n, set->gene_count);
+    json_t *doc = batch_json(batch, n, set->gene_count, key, digest);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     /* Zero-padded so that byte order is arrival order. */
@@ -250,8 +382,14 @@ int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
     free(text);
     if (rc) {
         free(grown);
+        free(key_copy);
         pthread_mutex_unlock(&set->append_lock);
         return rc;
+    }
+    if (key_copy) {
+        memmove(set->keys + at + 1, set->keys + at, (set->nkeys - at) * sizeof *set->keys);
+        set->keys[at] = (obs_key){key_copy, digest, n};
+        set->nkeys++;
     }
     for (size_t i = 0; i < n; i++) {
         items[have + i] = batch[i];

@@ -49,6 +49,23 @@ int fm_obs_load(fm_obs_set *set, lut_store *store, const char *space_id);
 int fm_obs_append(fm_obs_set *set, lut_store *store, const char *space_id,
                   fm_obs *batch, size_t n, size_t *total);
 
+/*
+ * fm_obs_append with an idempotency key (NULL: none), stored in the batch's
+ * document, and the batch's digest (fm_obs_digest). A key the set has
+ * seen with the same digest stores nothing: *replayed = 1 and *accepted is
+ * the size of the batch stored first. The same key with another digest is
+ * FM_OBS_EKEY_REUSED, nothing changed. Keys live as long as the space.
+ */
+#define FM_OBS_EKEY_REUSED (-30100)
+#define FM_OBS_KEY_MAX 255
+int fm_obs_append_once(fm_obs_set *set, lut_store *store, const char *space_id, const char *key,
+                       uint64_t digest, fm_obs *batch, size_t n, size_t *accepted, size_t *total,
+                       int *replayed);
+
+/* A 64-bit digest of what a batch says (genomes, metrics, fidelities,
+ * values and meta, in order), to tell a repeated request from another. */
+uint64_t fm_obs_digest(const fm_obs *batch, size_t n, size_t gene_count);
+
 /* Remove every stored batch of a space (its deletion). */
 int fm_obs_purge(lut_store *store, const char *space_id);
 

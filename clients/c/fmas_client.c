@@ -384,6 +384,7 @@ typedef struct fc_request {
     long long file_size;
     long long file_start;
     int once;
+    const char *idempotency_key; /* NULL: no Idempotency-Key header */
 } fc_request;
 
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
@@ -579,6 +580,12 @@ static int perform(fc_client *c, const fc_request *r)
             goto nomem;
         hdrs = t;
     }
+    if (r->idempotency_key) {
+        snprintf(line, sizeof line, "Idempotency-Key: %s", r->idempotency_key);
+        if (!(t = curl_slist_append(hdrs, line)))
+            goto nomem;
+        hdrs = t;
+    }
     double started = fc_now();
     int tries = 0;
     for (;;) {
@@ -680,13 +687,19 @@ static int answer_json(fc_client *c, json_t **out)
 
 int fc_json(fc_client *c, const char *method, const char *path, json_t *body, json_t **out)
 {
+    return fc_json_keyed(c, method, path, body, NULL, out);
+}
+
+int fc_json_keyed(fc_client *c, const char *method, const char *path, json_t *body, const char *key,
+                  json_t **out)
+{
     if (out)
         *out = NULL;
     char *text = NULL;
     if (body && !(text = json_dumps(body, JSON_COMPACT)))
         return fc_fail(c, FC_ENOMEM, "cannot encode the request body");
     fc_request r = {.method = method, .path = path, .content_type = body ? "application/json" : NULL,
-                    .body = text, .body_len = text ? strlen(text) : 0};
+                    .body = text, .body_len = text ? strlen(text) : 0, .idempotency_key = key};
     c->sink = NULL;
     int rc = perform(c, &r);
     free(text);

@@ -127,6 +127,12 @@ enum { FC_IDEMPOTENT = 0, FC_ONCE = 1 };
  */
 int fc_json(fc_client *c, const char *method, const char *path, json_t *body, json_t **out);
 
+/* fc_json with an Idempotency-Key header (key: at most 200 printable ASCII
+ * characters, no spaces), for a POST that stores: the service stores it at
+ * most once, so retrying it after any failure is safe. */
+int fc_json_keyed(fc_client *c, const char *method, const char *path, json_t *body, const char *key,
+                  json_t **out);
+
 /*
  * Send the open file f (size bytes from its current offset) as the body,
  * streamed (never loaded whole); the file is rewound to that offset for a

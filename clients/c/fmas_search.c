@@ -247,6 +247,7 @@ static int open_journal(search *s, json_t **pending)
         return -1;
     }
     if (json_array_size(s->records) == 0) {
+        search_new_run_id(s);
         search_journal(s, search_config_record(s));
         return 0;
     }
@@ -256,6 +257,7 @@ static int open_journal(search *s, json_t **pending)
         search_say("the journal %s does not start with a config record", s->journal_path);
         return -1;
     }
+    search_take_run_id(s, first);
     /* A journal older than --pool and --budget: resume it as it was
      * made (every kept offspring evaluated), unless they were given. */
     if (s->screen && !s->pool_given && !json_object_get(first, "pool") && !json_object_get(first, "budget")) {

@@ -131,6 +131,9 @@ typedef struct search {
     size_t *off, *order;
     int *kids, *parents;
     json_t *records;
+    /* the run's id (32 hex digits, from the journal's config record; ""
+     * for a journal older than it): it names the observation batches */
+    char run_id[33];
     /* progress */
     double t_start;
     int gens_here; /* generations finished by this process */

@@ -6,6 +6,7 @@
  * client's sentence: the journal keeps everything, a rerun resumes.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,29 @@ json_t *search_screen_offspring(search *s, int gen, const size_t *idx, size_t n)
     return rec;
 }
 
+/*
+ * The Idempotency-Key of an observation batch: the run, the generation (or
+ * the fine-tuning phase) and a digest of the batch. A search killed after
+ * the service stored a batch but before the journal said so posts the same
+ * batch again when it resumes, and the service stores it once; a batch that
+ * differs gets another key. "" for a journal without a run id.
+ */
+static void batch_key(const search *s, int gen, int finetune, json_t *body, char *key, size_t size)
+{
+    key[0] = '\0';
+    char *text = s->run_id[0] ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (!text)
+        return;
+    uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        h = (h ^ *p) * UINT64_C(0x100000001b3);
+    free(text);
+    if (finetune)
+        snprintf(key, size, "fmas-search/%s/finetune/%016llx", s->run_id, (unsigned long long)h);
+    else
+        snprintf(key, size, "fmas-search/%s/gen-%d/%016llx", s->run_id, gen, (unsigned long long)h);
+}
+
 /* Post the measured metric objectives of the cands idx as observations;
  * returns the number posted. */
 size_t search_post_observations(search *s, int gen, const size_t *idx, size_t n, int finetune)
@@ -256,10 +280,11 @@ size_t search_post_observations(search *s, int gen, const size_t *idx, size_t n,
     }
     size_t count = json_array_size(obs);
     if (count) {
-        char path[256];
+        char path[256], key[128];
         snprintf(path, sizeof path, "/v1/spaces/%s/observations", s->space_id);
         json_t *body = json_pack("{s:o}", "observations", obs), *answer = NULL;
-        int rc = fc_json(s->http, "POST", path, body, &answer);
+        batch_key(s, gen, finetune, body, key, sizeof key);
+        int rc = fc_json_keyed(s->http, "POST", path, body, key[0] ? key : NULL, &answer);
         json_decref(body);
         json_decref(answer);
         if (rc)

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "search_log.h"
 #include "search_spec.h"
@@ -118,6 +121,30 @@ void search_journal(search *s, json_t *rec)
     }
 }
 
+void search_new_run_id(search *s)
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* no entropy source: the clock and the process make it unique enough */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long long x = (unsigned long long)ts.tv_sec * 1000000007ull ^ (unsigned long long)ts.tv_nsec ^
+                               ((unsigned long long)getpid() << 40);
+        for (size_t i = 0; i < sizeof b; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
+            b[i] = (unsigned char)(x >> 56);
+    }
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(s->run_id + 2 * i, 3, "%02x", b[i]);
+}
+
+void search_take_run_id(search *s, json_t *config)
+{
+    const char *id = json_string_value(json_object_get(config, "run"));
+    s->run_id[0] = '\0';
+    if (id && strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32)
+        snprintf(s->run_id, sizeof s->run_id, "%s", id);
+}
+
 json_t *search_config_record(const search *s)
 {
     json_t *objs = json_array(), *cons = json_array();
@@ -131,11 +158,15 @@ json_t *search_config_record(const search *s)
     json_t *nch = json_array();
     for (size_t i = 0; i < s->ng; i++)
         json_array_append_new(nch, json_integer(s->nchoices[i]));
-    return json_pack("{s:s, s:i, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:b, s:f, s:I, s:I, s:I, s:o}", "type", "config",
-                     "version", JOURNAL_VERSION, "tool", PROG " " FMAS_CLIENT_VERSION, "space", s->space_id,
-                     "objectives", objs, "constraints", cons, "pop", (json_int_t)s->pop, "seed", (json_int_t)s->seed,
-                     "fidelity", s->fidelity, "screen", s->screen, "confidence", s->confidence, "pool",
-                     (json_int_t)s->pool, "budget", (json_int_t)s->budget, "init", (json_int_t)s->init, "choices", nch);
+    json_t *rec = json_pack("{s:s, s:i, s:s, s:s, s:o, s:o, s:I, s:I, s:s, s:b, s:f, s:I, s:I, s:I, s:o}", "type",
+                            "config", "version", JOURNAL_VERSION, "tool", PROG " " FMAS_CLIENT_VERSION, "space",
+                            s->space_id, "objectives", objs, "constraints", cons, "pop", (json_int_t)s->pop, "seed",
+                            (json_int_t)s->seed, "fidelity", s->fidelity, "screen", s->screen, "confidence",
+                            s->confidence, "pool", (json_int_t)s->pool, "budget", (json_int_t)s->budget, "init",
+                            (json_int_t)s->init, "choices", nch);
+    if (rec && s->run_id[0])
+        json_object_set_new(rec, "run", json_string(s->run_id));
+    return rec;
 }
 
 /* A resumed journal must describe the same search: these fields decide

@@ -38,6 +38,11 @@ int search_rebuild_seen(search *s);
 /* Append rec (consumed), or end the process with the reason. */
 void search_journal(search *s, json_t *rec);
 json_t *search_config_record(const search *s);
+
+/* A new random run id into s->run_id (a new journal). */
+void search_new_run_id(search *s);
+/* The run id of a journal's config record into s->run_id ("" if it has none). */
+void search_take_run_id(search *s, json_t *config);
 /* 0 when the journal's config record old describes this search, else -1
  * with a sentence naming the first field that differs. */
 int search_config_matches(const search *s, json_t *old, char *err, size_t errsize);

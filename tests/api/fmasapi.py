@@ -150,7 +150,8 @@ ROUTES = [
     ("POST", rf"/v1/spaces/{NAME}/expand", {200: "space-expand-response.json"}),
     ("GET", rf"/v1/spaces/{NAME}/layers", {200: "space-layers.json"}),
     ("POST", rf"/v1/spaces/{NAME}/estimate", {200: "space-estimate-response.json"}),
-    ("POST", rf"/v1/spaces/{NAME}/observations", {201: "observations-post-result.json"}),
+    ("POST", rf"/v1/spaces/{NAME}/observations", {201: "observations-post-result.json",
+                                                  200: "observations-post-result.json"}),
     ("GET", rf"/v1/spaces/{NAME}/observations", {200: "observations-list.json"}),
     ("GET", rf"/v1/spaces/{NAME}/surrogate", {200: "surrogate.json"}),
     ("POST", rf"/v1/spaces/{NAME}/surrogate:fit", {200: "surrogate.json"}),
@@ -168,7 +169,7 @@ PROBLEM_TYPES = {
     409: {"conflict", "read-only-replica"},
     413: {"body-too-large"},
     415: {"unsupported-media-type"},
-    422: {"invalid-field"},
+    422: {"invalid-field", "idempotency-key-reused"},
     503: {"unavailable"},
 }
 PROBLEM_BASE = "https://fmas.dev/problems/"

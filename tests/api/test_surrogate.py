@@ -232,10 +232,11 @@ def test_post_and_list_observations(srv):
         {"genome": [1, 2, 1], "metric": "a_1", "value": 2.5, "meta": ""},
     ]
     r = srv.post_observations(sid, batch1)
-    assert r == {"space": sid, "accepted": len(batch1), "total": len(batch1)}
+    assert r == {"space": sid, "accepted": len(batch1), "total": len(batch1), "replayed": False}
     batch2 = [{"genome": [2, 2, 1], "metric": "miou", "value": 0.7, "fidelity": FIDELITY,
                "meta": {"nested": {"deep": [1, {"x": None}]}}}]
-    assert srv.post_observations(sid, batch2) == {"space": sid, "accepted": 1, "total": len(batch1) + 1}
+    assert srv.post_observations(sid, batch2) == {"space": sid, "accepted": 1, "total": len(batch1) + 1,
+                                                   "replayed": False}
     t1 = datetime.now(timezone.utc)
 
     listing = srv.observations(sid)
@@ -315,6 +316,72 @@ def test_an_invalid_observation_anywhere_stores_nothing(srv):
         assert r.json["type"].endswith("/malformed-body")
     assert len(srv.observations(sid)["observations"]) == 10, "a rejected batch stored something"
     assert srv.post_observations(sid, good[10:])["total"] == 30
+
+
+def keyed_post(c, sid, batch, key, expect):
+    return c.post(f"/v1/spaces/{sid}/observations", {"observations": batch},
+                  headers={"Idempotency-Key": key}, expect=expect)
+
+
+@pytest.mark.slow
+def test_idempotency_key_stores_a_batch_once_also_across_restarts(fmasd_factory):
+    args = ["--no-bundled"] + ARGS
+    p = fmasd_factory(args)
+    c = p.client
+    rng = random.Random(7)
+    sp, other = cat_space(c, "once"), cat_space(c, "once-other")
+    sid = sp["id"]
+    genomes = distinct_genomes(sp, rng, 12)
+    first = observations(sp, genomes[:5], smooth, meta={"run": "a", "seconds": 1.25})
+    second = observations(sp, genomes[5:], smooth)
+    r = keyed_post(c, sid, first, "run-a/gen-0", 201)
+    assert r.json == {"space": sid, "accepted": 5, "total": 5, "replayed": False}
+    # The same key and batch again: nothing stored, the first answer's size.
+    for _ in range(2):
+        r = keyed_post(c, sid, first, "run-a/gen-0", 200)
+        assert r.json == {"space": sid, "accepted": 5, "total": 5, "replayed": True}
+    # A genome given by its names is the same batch.
+    named = [dict(o, genome={g["name"]: g["choices"][i] for g, i in zip(sp["genes"], o["genome"])})
+             for o in first]
+    assert keyed_post(c, sid, named, "run-a/gen-0", 200).json["replayed"] is True
+    # The same key with another batch (a value, the meta, the order, a
+    # subset) is refused and stores nothing.
+    changed = [dict(first[0], value=first[0]["value"] + 1e-9)] + first[1:]
+    for batch in (changed, [dict(first[0], meta={"run": "b"})] + first[1:], first[::-1], first[:4], second):
+        r = keyed_post(c, sid, batch, "run-a/gen-0", 422)
+        assert r.json["type"].endswith("/idempotency-key-reused")
+        assert r.json["errors"][0]["parameter"] == "Idempotency-Key"
+    # Malformed keys.
+    for key in ("", "has space", "x" * 256, "tab\there", "caf\u00e9"):
+        raw = json.dumps({"observations": second}).encode()
+        r = c.request("POST", f"/v1/spaces/{sid}/observations", body=raw,
+                      headers={"Content-Type": "application/json", "Idempotency-Key": key.encode("utf-8")
+                               if not key.isascii() else key}, expect=400)
+        assert r.json["errors"][0]["parameter"] == "Idempotency-Key", key
+    assert len(c.observations(sid)["observations"]) == 5, "a refused request stored something"
+    # Keys are per space; the longest key is fine; no key stores every time.
+    assert keyed_post(c, other["id"], observations(other, genomes[:2], smooth), "run-a/gen-0", 201)
+    assert keyed_post(c, sid, second, "k" * 255, 201).json["total"] == 12
+    assert c.post_observations(sid, second[:1])["total"] == 13
+    assert c.post_observations(sid, second[:1])["total"] == 14
+    before = c.observations(sid)
+
+    # The keys are stored with their batches: a restart and a kill -9 keep them.
+    assert p.stop() is None
+    p = fmasd_factory(args, data_dir=p.data_dir)
+    c = p.client
+    assert keyed_post(c, sid, first, "run-a/gen-0", 200).json == \
+        {"space": sid, "accepted": 5, "total": 14, "replayed": True}
+    assert keyed_post(c, sid, second, "run-a/gen-0", 422)
+    r = keyed_post(c, sid, observations(sp, genomes[:1], smooth), "run-a/gen-1", 201)
+    assert r.json["total"] == 15
+    p.kill9()
+    p = fmasd_factory(args, data_dir=p.data_dir)
+    c = p.client
+    assert keyed_post(c, sid, observations(sp, genomes[:1], smooth), "run-a/gen-1", 200).json["replayed"]
+    assert keyed_post(c, sid, second, "k" * 255, 200).json["accepted"] == 7
+    after = c.observations(sid)["observations"]
+    assert after[:14] == before["observations"] and len(after) == 15
 
 
 @pytest.mark.slow
