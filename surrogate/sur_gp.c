@@ -538,10 +538,10 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
     return SUR_OK;
 }
 
-int Sur_gp_predict(const Sur_gp *gp, const double *z, size_t n, double *mean,
-                   double *var_latent)
+int Sur_gp_posterior(const Sur_posterior *p, const double *z, size_t n, double *mean,
+                     double *var_latent)
 {
-    const size_t N = gp->n, d = gp->d;
+    const size_t N = p->n, d = p->d;
     size_t chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
     if (n == 0)
         return SUR_OK;
@@ -549,38 +549,49 @@ int Sur_gp_predict(const Sur_gp *gp, const double *z, size_t n, double *mean,
     if (!Rs)
         return SUR_ENOMEM;
     int rc = SUR_OK;
-    for (size_t lo = 0; lo < n; lo += chunk) {
+    for (size_t lo = 0; lo < n && !rc; lo += chunk) {
         size_t m = n - lo < chunk ? n - lo : chunk;
         gsl_matrix_view R = gsl_matrix_submatrix(Rs, 0, 0, N, m);
-        for (size_t i = 0; i < N; i++) {
-            double *row = gsl_matrix_ptr(&R.matrix, i, 0);
-            for (size_t j = 0; j < m; j++)
-                row[j] = matern52(row_distance(gp->z + i * d,
-                                               z + (lo + j) * d, d) / gp->ell);
-        }
+        p->cross(p->model, z + lo * d, m, &R.matrix);
         for (size_t j = 0; j < m; j++) {
             double acc = 0;
             for (size_t i = 0; i < N; i++)
-                acc += gsl_matrix_get(&R.matrix, i, j) * gp->alpha[i];
-            mean[lo + j] = gp->ybar + gp->ys * acc;
+                acc += gsl_matrix_get(&R.matrix, i, j) * p->alpha[i];
+            mean[lo + j] = p->ybar + p->ys * acc;
         }
         if (!var_latent)
             continue;
         /* L V = R: var = s2 (1 - |V_j|^2), in y units. */
         rc = Sur_gsl_rc(gsl_blas_dtrsm(CblasLeft, CblasLower, CblasNoTrans,
-                                       CblasNonUnit, 1.0, gp->L, &R.matrix));
-        if (rc)
-            break;
-        for (size_t j = 0; j < m; j++) {
+                                       CblasNonUnit, 1.0, p->L, &R.matrix));
+        for (size_t j = 0; j < m && !rc; j++) {
             double vv = 0;
             for (size_t i = 0; i < N; i++) {
                 double v = gsl_matrix_get(&R.matrix, i, j);
                 vv += v * v;
             }
             double v = 1.0 - vv;
-            var_latent[lo + j] = gp->ys * gp->ys * gp->s2 * (v > 0 ? v : 0.0);
+            var_latent[lo + j] = p->ys * p->ys * p->s2 * (v > 0 ? v : 0.0);
         }
     }
     gsl_matrix_free(Rs);
     return rc;
+}
+
+/* The kernel between the training rows and the m query rows zq. */
+static void gp_cross(const void *model, const double *zq, size_t m, gsl_matrix *R)
+{
+    const Sur_gp *gp = model;
+    for (size_t i = 0; i < gp->n; i++) {
+        double *row = gsl_matrix_ptr(R, i, 0);
+        for (size_t j = 0; j < m; j++)
+            row[j] = matern52(row_distance(gp->z + i * gp->d, zq + j * gp->d, gp->d) / gp->ell);
+    }
+}
+
+int Sur_gp_predict(const Sur_gp *gp, const double *z, size_t n, double *mean,
+                   double *var_latent)
+{
+    Sur_posterior p = {gp->n, gp->d, gp->L, gp->alpha, gp->ybar, gp->ys, gp->s2, gp_cross, gp};
+    return Sur_gp_posterior(&p, z, n, mean, var_latent);
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <gsl/gsl_matrix.h>
+
 /* A GSL return code as a library code: GSL's own negative codes
  * (GSL_FAILURE, GSL_CONTINUE) would collide with nothing of ours but mean
  * "did not converge" where the library meets them. */
@@ -108,6 +110,25 @@ int Sur_tridiag_reduce(double *A, size_t m, double *tau, double *work);
 int Sur_ridge_predict(const Sur_ridge *r, const double *z, size_t n,
                       double *mean, double *var_latent);
 double Sur_ridge_noise_var(const Sur_ridge *r);
+
+/*
+ * The posterior of a fitted Gaussian process at n query rows z: both GP
+ * kinds differ only in their kernel, which `cross` fills in as the
+ * N x m block between the N training rows and m query rows. L: the
+ * Cholesky factor of the training covariance; alpha: its solve of the
+ * standardized targets; ybar, ys: the targets' mean and scale; s2: the
+ * signal variance. var_latent (may be NULL) is in y units.
+ */
+typedef struct Sur_posterior {
+    size_t n, d;
+    const gsl_matrix *L;
+    const double *alpha;
+    double ybar, ys, s2;
+    void (*cross)(const void *model, const double *zq, size_t m, gsl_matrix *R);
+    const void *model;
+} Sur_posterior;
+int Sur_gp_posterior(const Sur_posterior *p, const double *z, size_t n, double *mean,
+                     double *var_latent);
 
 int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
                sur_model_info *info);

@@ -40,7 +40,6 @@
 #define OGP_LOG_G_MAX 2.3
 #define OGP_LOG_SPAN 8.0    /* log theta_j within start +- this */
 #define OGP_BAD 1e30
-#define PREDICT_CHUNK 64
 
 static const double ogp_jitters[] = {0.0, 1e-8, 1e-6, 1e-4};
 #define OGP_N_JITTERS (sizeof ogp_jitters / sizeof ogp_jitters[0])
@@ -501,45 +500,18 @@ int Sur_ogp_fit(const Sur_train *t, const sur_options *opt, Sur_ogp **out,
     return SUR_OK;
 }
 
+/* The kernel between the training rows and the c query rows zq. */
+static void ogp_cross(const void *model, const double *zq, size_t c, gsl_matrix *R)
+{
+    const Sur_ogp *m = model;
+    for (size_t i = 0; i < m->n; i++)
+        for (size_t j = 0; j < c; j++)
+            gsl_matrix_set(R, i, j, kernel(m->z + i * m->d, zq + j * m->d, m->theta, m->d));
+}
+
 int Sur_ogp_predict(const Sur_ogp *m, const double *z, size_t n, double *mean,
                     double *var_latent)
 {
-    const size_t N = m->n, d = m->d;
-    size_t chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
-    if (n == 0)
-        return SUR_OK;
-    gsl_matrix *Rs = gsl_matrix_alloc(N, chunk);
-    if (!Rs)
-        return SUR_ENOMEM;
-    int rc = SUR_OK;
-    for (size_t lo = 0; lo < n && !rc; lo += chunk) {
-        size_t c = n - lo < chunk ? n - lo : chunk;
-        gsl_matrix_view R = gsl_matrix_submatrix(Rs, 0, 0, N, c);
-        for (size_t i = 0; i < N; i++)
-            for (size_t j = 0; j < c; j++)
-                gsl_matrix_set(&R.matrix, i, j,
-                               kernel(m->z + i * d, z + (lo + j) * d,
-                                      m->theta, d));
-        for (size_t j = 0; j < c; j++) {
-            double acc = 0;
-            for (size_t i = 0; i < N; i++)
-                acc += gsl_matrix_get(&R.matrix, i, j) * m->alpha[i];
-            mean[lo + j] = m->ybar + m->ys * acc;
-        }
-        if (!var_latent)
-            continue;
-        rc = Sur_gsl_rc(gsl_blas_dtrsm(CblasLeft, CblasLower, CblasNoTrans,
-                                       CblasNonUnit, 1.0, m->L, &R.matrix));
-        for (size_t j = 0; j < c && !rc; j++) {
-            double vv = 0;
-            for (size_t i = 0; i < N; i++) {
-                double v = gsl_matrix_get(&R.matrix, i, j);
-                vv += v * v;
-            }
-            double v = 1.0 - vv;
-            var_latent[lo + j] = m->ys * m->ys * m->s2 * (v > 0 ? v : 0.0);
-        }
-    }
-    gsl_matrix_free(Rs);
-    return rc;
+    Sur_posterior p = {m->n, m->d, m->L, m->alpha, m->ybar, m->ys, m->s2, ogp_cross, m};
+    return Sur_gp_posterior(&p, z, n, mean, var_latent);
 }

@@ -253,40 +253,6 @@ def test_journal_without_pool_resumes_as_it_was_made(fmasd, tmp_path):
     gen = lambda recs: [(r["gen"], r["population"], r["rng"]) for r in recs if r["type"] == "generation"]
     assert gen(after) == gen(ref)
     assert cl.front_genomes(d / "out")[0] == cl.front_genomes(tmp_path / "ref" / "out")[0]
-    # The service holds each measurement once, whenever the kills fell
-    # (also between storing a batch and journaling it).
-    assert stored_genomes(fmasd, crash_space) == stored_genomes(fmasd, ref_space)
-
-
-def stored_genomes(fmasd, space):
-    """{metric: sorted genomes of its observations} (repeats kept)."""
-    out = {}
-    for o in fmasd.client.observations(space)["observations"]:
-        out.setdefault(o["metric"], []).append(o["genome"])
-    return {m: sorted(g) for m, g in out.items()}
-
-
-def test_a_batch_stored_but_not_journaled_is_not_stored_again(fmasd, tmp_path):
-    # A search killed after the service stored a generation's observations
-    # and before its journal said so posts that batch again when resumed:
-    # its Idempotency-Key makes the service store it once.
-    space = cl.create_toy(fmasd.client, "toy-once")
-    args = cl.search_args(fmasd.port, space, tmp_path, pop=6, gens=3)
-    cl.run(args)
-    jpath = tmp_path / "journal.jsonl"
-    lines = jpath.read_text().splitlines(keepends=True)
-    assert len(json.loads(lines[0])["run"]) == 32
-    done = cl.journal(jpath)
-    last_posted = max(i for i, r in enumerate(done) if r["type"] == "posted")
-    before = stored_genomes(fmasd, space)
-    assert all(len(g) == len({tuple(x) for x in g}) for g in before.values())
-    jpath.write_text("".join(lines[:last_posted]))
-    p = cl.run(args)
-    assert b"resuming from" in p.stderr
-    assert stored_genomes(fmasd, space) == before
-    again = cl.journal(jpath)
-    assert [r for r in again if r["type"] == "generation"] == [r for r in done if r["type"] == "generation"]
-    assert again[last_posted]["type"] == "posted" and again[last_posted]["count"] == done[last_posted]["count"]
     # Options that would make another search are refused.
     p = cl.run(cl.search_args(fmasd.port, old_space, d, screen=True, pop=pop, gens=gens, extra=["--pool", "3"]),
                check=False)
