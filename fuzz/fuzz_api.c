@@ -6,9 +6,12 @@
  * whose surrogate is fitted, a built-in space, or an unknown id; for
  * devices the seed device "fz" or, with 3, one that does not exist), the
  * body's media type (bits 2-3: JSON, NDJSON, CSV, none) and the Accept
- * header (bits 4-5); then the query string up to the first newline, and
- * the body. The seed state is made once (fuzz_server.h) and put back after
- * an input only where a request wrote.
+ * header (bits 4-5; its value is also the If-None-Match and the
+ * Idempotency-Key header, so observation batches are keyed, replayed and
+ * refused for a reused key across the inputs of a run); then the query
+ * string up to the first newline, and the body. The seed state is made
+ * once (fuzz_server.h) and put back after an input only where a request
+ * wrote.
  */
 #include <stdint.h>
 #include <string.h>

@@ -23,9 +23,10 @@ const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum 
     if (!c || !key)
         return NULL;
     if (kind == MHD_HEADER_KIND)
-        return strcasecmp(key, "Accept") == 0          ? c->accept
-               : strcasecmp(key, "If-None-Match") == 0 ? c->accept
-                                                       : NULL;
+        return strcasecmp(key, "Accept") == 0            ? c->accept
+               : strcasecmp(key, "If-None-Match") == 0   ? c->accept
+               : strcasecmp(key, "Idempotency-Key") == 0 ? c->accept
+                                                         : NULL;
     if (kind != MHD_GET_ARGUMENT_KIND)
         return NULL;
     for (size_t i = 0; i < c->n; i++)
