@@ -19,6 +19,9 @@
  * replacement, as below it), so that a tree's cost stops growing with the
  * observations while the forest as a whole still sees them all. */
 #define FOREST_MAX_SAMPLE 1024
+/* Distinct values of a feature up to which its best split is found from
+ * per-value sums instead of a sort of the rows. */
+#define FOREST_FEW 16
 
 typedef struct forest_node {
     int feature;       /* -1: leaf */
@@ -85,22 +88,74 @@ static int by_key(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Best split on a feature that takes at most FOREST_FEW distinct values
+ * among rows[0..m-1] (one-hot columns and choice indices do): the rows'
+ * weight, sum and sum of squares per value, the values put in order, and
+ * every cut between two of them tried, without sorting the rows. W, S, Q
+ * are the rows' totals. Returns 0 with the SSE after the best cut
+ * (INFINITY if the feature is constant there) in *sse, or -1 when the
+ * feature takes more values. */
+static int best_few(const Sur_train *t, const size_t *rows, size_t m,
+                    size_t j, double W, double S, double Q, double *sse,
+                    double *thr)
+{
+    double val[FOREST_FEW], w[FOREST_FEW], s[FOREST_FEW], q[FOREST_FEW];
+    size_t k = 0;
+    for (size_t a = 0; a < m; a++) {
+        size_t i = rows[a];
+        double v = t->z[i * t->d + j];
+        size_t b = 0;
+        while (b < k && val[b] != v)
+            b++;
+        if (b == k) {
+            if (k == FOREST_FEW)
+                return -1;
+            val[k] = v, w[k] = s[k] = q[k] = 0;
+            k++;
+        }
+        w[b] += t->w[i], s[b] += t->w[i] * t->y[i];
+        q[b] += t->w[i] * t->y[i] * t->y[i];
+    }
+    for (size_t b = 1; b < k; b++) /* insertion sort of the k buckets */
+        for (size_t e = b; e > 0 && val[e - 1] > val[e]; e--) {
+            double tv = val[e], tw = w[e], ts = s[e], tq = q[e];
+            val[e] = val[e - 1], w[e] = w[e - 1], s[e] = s[e - 1];
+            q[e] = q[e - 1];
+            val[e - 1] = tv, w[e - 1] = tw, s[e - 1] = ts, q[e - 1] = tq;
+        }
+    double wl = 0, sl = 0, ql = 0;
+    *sse = INFINITY;
+    for (size_t b = 0; b + 1 < k; b++) {
+        wl += w[b], sl += s[b], ql += q[b];
+        double wr = W - wl, sr = S - sl, qr = Q - ql;
+        double e = (ql - sl * sl / wl) + (qr - sr * sr / wr);
+        if (e < *sse) {
+            *sse = e;
+            *thr = 0.5 * (val[b] + val[b + 1]);
+        }
+    }
+    return 0;
+}
+
 /* Best split of rows[0..m-1] on feature j: the weighted SSE after the
  * split (INFINITY if none) and its threshold. */
 static double best_on(grow_ctx *c, const size_t *rows, size_t m, size_t j,
                       double *thr)
 {
     const Sur_train *t = c->t;
-    for (size_t a = 0; a < m; a++) {
-        c->order[a].row = rows[a];
-        c->order[a].key = t->z[rows[a] * t->d + j];
-    }
-    qsort(c->order, m, sizeof *c->order, by_key);
     double W = 0, S = 0, Q = 0;
     for (size_t a = 0; a < m; a++) {
         size_t i = rows[a];
         W += t->w[i], S += t->w[i] * t->y[i], Q += t->w[i] * t->y[i] * t->y[i];
     }
+    double few;
+    if (best_few(t, rows, m, j, W, S, Q, &few, thr) == 0)
+        return few;
+    for (size_t a = 0; a < m; a++) {
+        c->order[a].row = rows[a];
+        c->order[a].key = t->z[rows[a] * t->d + j];
+    }
+    qsort(c->order, m, sizeof *c->order, by_key);
     double wl = 0, sl = 0, ql = 0, best = INFINITY;
     for (size_t a = 0; a + 1 < m; a++) {
         size_t i = c->order[a].row;

@@ -55,6 +55,28 @@ static void test_forest_step(void **state)
     sur_model_free(m);
 }
 
+/* On a feature of few values (six choice indices, met in scrambled
+ * order) the forest cuts midway between two neighbouring values, as it
+ * does between sorted rows: a step between 2 and 3 is learnt exactly, and
+ * 2.4 and 2.6 fall on its two sides. */
+static void test_forest_few_values(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    double x[N], y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (double)((i * 7) % 6);
+        y[i] = x[i] < 2.5 ? 0.0 : 1.0;
+    }
+    sur_data data = {N, 1, x, y, NULL};
+    sur_model *m = fit_ok(SUR_FOREST, &data, NULL);
+    double at[] = {0, 1, 2, 2.4, 2.6, 3, 4, 5}, mean[8];
+    assert_int_equal(sur_predict(m, at, 8, mean, NULL, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_true(fabs(mean[i] - (at[i] < 2.5 ? 0.0 : 1.0)) < 1e-12);
+    sur_model_free(m);
+}
+
 /* Four unordered genes of four choices; the metric depends on whether the
  * first two agree (an interaction no additive model can express). */
 static void make_categorical(uint64_t *s, size_t n, const sur_features *f,
@@ -306,6 +328,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forest_step),
+        cmocka_unit_test(test_forest_few_values),
         cmocka_unit_test(test_overlap_gp_interaction),
         cmocka_unit_test(test_ensemble_weights),
         cmocka_unit_test(test_deterministic_seed),
