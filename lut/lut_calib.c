@@ -13,6 +13,9 @@
 
 #define PMAX 3
 #define MARGIN 0.98 /* a richer model must score below 98 % of a simpler one */
+/* ... and lower it by more than this much: where a simpler model is exact,
+ * both scores are rounding noise, and noise must not pick the richer. */
+#define MARGIN_ABS 1e-9
 
 static const size_t model_p[LUT_CAL_MODELS] = {0, 1, 2, 3};
 
@@ -156,7 +159,7 @@ int lut_calib_fit(const double *raw, const double *layers, const double *measure
         if (m < model_p[k] + 3 || lut_calib_loo((lut_calib_model)k, r, l, y, m, 0, pred))
             continue;
         score(pred, y, m, &rmse, &within);
-        if (!(rmse < MARGIN * out->cv_rel_rmse) ||
+        if (!(rmse < MARGIN * out->cv_rel_rmse - MARGIN_ABS) ||
             solve((lut_calib_model)k, r, l, y, m, SIZE_MAX, beta, c))
             continue;
         out->model = (lut_calib_model)k;
