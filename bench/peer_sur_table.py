@@ -7,6 +7,7 @@
                                   ../shared/data/transnas101_macro_segmentsemantic.csv
   peer_sur_table.py run OUT       fit the peers on the same splits, print one
                                   line per (n, split, model)
+  peer_sur_table.py blas          the BLAS library numpy loaded
 
 Splits: 5 seeded permutations of the rows (numpy RandomState(s)); for n in
 100 and 300 the training rows are the first n of permutation s, every other
@@ -22,6 +23,7 @@ Output: peer_table n=N split=S model=K tau=.. cov2=.. fit_s=..
 """
 import ast
 import csv
+import os
 import sys
 import time
 import warnings
@@ -101,8 +103,18 @@ def run(path):
                       f"cov2={cov:.3f} fit_s={el:.4f}", flush=True)
 
 
+def blas():
+    """The BLAS numpy loaded: the library file behind libblas.so.3."""
+    import numpy  # noqa: F401  (loads it)
+    with open("/proc/self/maps") as f:
+        libs = {line.split()[-1] for line in f if "blas" in line.split()[-1]}
+    return " ".join(sorted(os.path.realpath(x) for x in libs)) or "none found"
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "prep":
+    if len(sys.argv) == 2 and sys.argv[1] == "blas":
+        print(blas())
+    elif len(sys.argv) == 4 and sys.argv[1] == "prep":
         prep(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 3 and sys.argv[1] == "run":
         run(sys.argv[2])

@@ -5,7 +5,9 @@
 # with a known front, on the MobileNetV2 space with the example-cpu table, and
 # (--problems transnas) on a real accuracy table, the evaluator a lookup.
 #
-#   bash bench/search_bench.sh [--seeds N] [--pop N] [--gens N] [-j N] [--problems synthetic,mbv2,transnas]
+#   bash bench/search_bench.sh [--seeds N] [--pop N] [--gens N] [--screen-gens N] [-j N]
+#                              [--problems synthetic,mbv2,transnas]
+#   (--screen-gens: generations of the screened runs, default --gens)
 #
 # Builds a release build (build-bench), starts its fmasd on a free loopback
 # port with a temporary data directory, and prints one line per problem;

@@ -10,6 +10,9 @@
 #
 #   bench/sur_table_bench.sh [BUILD_DIR] [TABLE]
 #     (defaults build-bench, ../shared/data/transnas101_macro_segmentsemantic.csv)
+# Both sides run on one thread (OPENBLAS_NUM_THREADS=1 and OMP_NUM_THREADS=1
+# hold numpy to one where its BLAS would use more); the BLAS library each
+# side calls is printed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build-bench}
@@ -22,6 +25,8 @@ mkdir -p "$out"
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DFMAS_TESTS=OFF >/dev/null
 cmake --build "$build" --target bench_sur_table -j 2 >/dev/null
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+echo "== BLAS: fmas $(ldd "$build/bench/bench_sur_table" | awk '/openblas|gslcblas/ {print $3; exit}'); numpy $($py bench/peer_sur_table.py blas)"
 $py bench/peer_sur_table.py prep "$table" "$out/sur_table.csv"
 "$build/bench/bench_sur_table" "$out/sur_table.csv" > "$out/sur_table_c.txt"
 $py bench/peer_sur_table.py run "$out/sur_table.csv" > "$out/sur_table_peer.txt"
