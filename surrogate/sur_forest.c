@@ -88,6 +88,15 @@ static int by_key(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
+/* Weighted SSE of the two sides of a cut: wl, sl, ql the left side's
+ * weight, weighted sum and weighted sum of squares, W, S, Q the node's. */
+static double cut_sse(double W, double S, double Q, double wl, double sl,
+                      double ql)
+{
+    double wr = W - wl, sr = S - sl, qr = Q - ql;
+    return (ql - sl * sl / wl) + (qr - sr * sr / wr);
+}
+
 /* Best split on a feature that takes at most FOREST_FEW distinct values
  * among rows[0..m-1] (one-hot columns and choice indices do): the rows'
  * weight, sum and sum of squares per value, the values put in order, and
@@ -99,39 +108,38 @@ static int best_few(const Sur_train *t, const size_t *rows, size_t m,
                     size_t j, double W, double S, double Q, double *sse,
                     double *thr)
 {
-    double val[FOREST_FEW], w[FOREST_FEW], s[FOREST_FEW], q[FOREST_FEW];
+    struct bucket {
+        double v, w, s, q; /* value; its rows' weight, sum, sum of squares */
+    } bk[FOREST_FEW];
     size_t k = 0;
     for (size_t a = 0; a < m; a++) {
         size_t i = rows[a];
         double v = t->z[i * t->d + j];
         size_t b = 0;
-        while (b < k && val[b] != v)
+        while (b < k && bk[b].v != v)
             b++;
         if (b == k) {
             if (k == FOREST_FEW)
                 return -1;
-            val[k] = v, w[k] = s[k] = q[k] = 0;
-            k++;
+            bk[k++] = (struct bucket){v, 0, 0, 0};
         }
-        w[b] += t->w[i], s[b] += t->w[i] * t->y[i];
-        q[b] += t->w[i] * t->y[i] * t->y[i];
+        bk[b].w += t->w[i], bk[b].s += t->w[i] * t->y[i];
+        bk[b].q += t->w[i] * t->y[i] * t->y[i];
     }
     for (size_t b = 1; b < k; b++) /* insertion sort of the k buckets */
-        for (size_t e = b; e > 0 && val[e - 1] > val[e]; e--) {
-            double tv = val[e], tw = w[e], ts = s[e], tq = q[e];
-            val[e] = val[e - 1], w[e] = w[e - 1], s[e] = s[e - 1];
-            q[e] = q[e - 1];
-            val[e - 1] = tv, w[e - 1] = tw, s[e - 1] = ts, q[e - 1] = tq;
+        for (size_t e = b; e > 0 && bk[e - 1].v > bk[e].v; e--) {
+            struct bucket tmp = bk[e];
+            bk[e] = bk[e - 1];
+            bk[e - 1] = tmp;
         }
     double wl = 0, sl = 0, ql = 0;
     *sse = INFINITY;
     for (size_t b = 0; b + 1 < k; b++) {
-        wl += w[b], sl += s[b], ql += q[b];
-        double wr = W - wl, sr = S - sl, qr = Q - ql;
-        double e = (ql - sl * sl / wl) + (qr - sr * sr / wr);
+        wl += bk[b].w, sl += bk[b].s, ql += bk[b].q;
+        double e = cut_sse(W, S, Q, wl, sl, ql);
         if (e < *sse) {
             *sse = e;
-            *thr = 0.5 * (val[b] + val[b + 1]);
+            *thr = 0.5 * (bk[b].v + bk[b + 1].v);
         }
     }
     return 0;
@@ -163,8 +171,7 @@ static double best_on(grow_ctx *c, const size_t *rows, size_t m, size_t j,
         double v = c->order[a].key, next = c->order[a + 1].key;
         if (next <= v)
             continue;
-        double wr = W - wl, sr = S - sl, qr = Q - ql;
-        double sse = (ql - sl * sl / wl) + (qr - sr * sr / wr);
+        double sse = cut_sse(W, S, Q, wl, sl, ql);
         if (sse < best) {
             best = sse;
             *thr = 0.5 * (v + next);
