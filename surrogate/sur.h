@@ -172,13 +172,14 @@ typedef struct sur_options {
                                only (default 4096) */
 
     /* GP */
-    unsigned gp_starts;  /* optimizer starts, the first at a fixed point,
-                            the others drawn from the seed (default 3) */
-    size_t gp_subset;    /* above this many rows m, the starts run on a
+    unsigned gp_starts;  /* unused: the GP's search (a grid over its
+                            length, the best noise of each length exact)
+                            needs no starts; kept for source compatibility */
+    size_t gp_subset;    /* above this many rows m, the search runs on a
                             seeded random subset of m rows, and the best point
                             is refined on nested subsets of 2m, 4m, ... rows
                             and then on all rows (default 256; 0: never) */
-    unsigned gp_polish;  /* simplex iterations per refinement stage
+    unsigned gp_polish;  /* Brent iterations per refinement stage
                             (default 20; 0: keep the subset's optimum) */
     size_t gp_max_rows;  /* SUR_ETOOBIG above this (default 4000) */
     /* Fixed hyperparameters (no optimization) when gp_fixed is 1: signal
@@ -220,9 +221,10 @@ typedef struct sur_model sur_model;
  * GP: k(r) = s2 (1 + sqrt5 r/l + 5r^2/(3l^2)) exp(-sqrt5 r/l) (Matern 5/2,
  * one length scale l for all features), constant mean = count-weighted mean
  * of y, noise variance sn2 / count[i] on the diagonal. log l and
- * log(sn2/s2) maximize the log marginal likelihood (gsl_multimin
- * nmsimplex2) with s2 profiled out in closed form, from gp_starts starts
- * (on a subset first when n > gp_subset, see sur_options);
+ * log(sn2/s2) maximize the log marginal likelihood with s2 profiled out in
+ * closed form: for each l, one tridiagonal reduction gives the best
+ * sn2/s2 exactly; l comes from a grid and Brent (gsl_min) on that profile
+ * (on a subset first when n > gp_subset, see sur_options and sur_gp.c);
  * Cholesky is gsl_linalg_cholesky_decomp1 with jitter 1e-10..1e-4 (times the
  * signal variance) added on failure.
  *

@@ -10,6 +10,7 @@
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_matrix.h>
 
 void sur_init(void)
 {
@@ -53,6 +54,20 @@ int Sur_gsl_rc(int gsl_rc)
     if (gsl_rc < 0)
         return SUR_ENOCONV;
     return gsl_rc;
+}
+
+gsl_matrix *Sur_matrix_alloc(size_t n1, size_t n2)
+{
+    const size_t tda = n2 | 1;
+    gsl_block *b = n1 && n2 ? gsl_block_alloc(n1 * tda) : NULL;
+    gsl_matrix *m = b ? gsl_matrix_alloc_from_block(b, 0, n1, n2, tda) : NULL;
+    if (!m) {
+        if (b)
+            gsl_block_free(b);
+        return NULL;
+    }
+    m->owner = 1; /* gsl_matrix_free frees the block too */
+    return m;
 }
 
 const char *sur_kind_name(sur_kind kind)

@@ -9,10 +9,12 @@
  * D = diag(1 / count), j a jitter used only if the factorization fails.
  * For fixed (l, g) the likelihood is maximized in s2 by s2 = yt^T A^-1 yt / n
  * (A = R_l + g D + j I), which leaves a smooth function of two variables,
- * log l and log g, for the simplex. That is the same maximum as over all
- * three, found with one Cholesky factorization per evaluation and no
- * gradient (whose trace term would need A^-1 in full, three times the
- * work).
+ * log l and log g: the same maximum as over all three. Its search is
+ * one-dimensional: one tridiagonal reduction per length gives the best g
+ * of that length in O(n) per g (the profile search below), a grid over
+ * log l finds the basin and Brent its bottom. The fitted (l, g) is then
+ * factored once with Cholesky (gsl_linalg_cholesky_decomp1, jitter on
+ * failure), which predictions use.
  *
  * Pairwise distances are computed once per problem into a packed triangle;
  * each evaluation rebuilds A from them (gsl_linalg_cholesky_decomp1
@@ -29,15 +31,10 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
-#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_min.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_vector.h>
 
-#define GP_MAX_ITER 200     /* simplex iterations per start */
-#define GP_SIZE_TOL 1e-3    /* simplex size at convergence, in log units */
-#define GP_POLISH_TOL 1e-2  /* the same for the refinement stages */
-#define GP_START_TOL 0.05   /* the same for each start before the best's */
-#define GP_STALL 8          /* iterations without progress that end a run */
 #define GP_LOG_G_MIN (-18.4) /* g >= 1e-8 */
 #define GP_LOG_G_MAX 2.303   /* g <= 10 */
 #define GP_L_SPAN 3.0       /* l within median distance * e^(+-3) */
@@ -119,7 +116,7 @@ static int problem_make(gp_problem *p, const Sur_train *t, const size_t *idx,
 {
     memset(p, 0, sizeof *p);
     p->n = n;
-    p->M = gsl_matrix_alloc(n, n);
+    p->M = Sur_matrix_alloc(n, n);
     p->y = gsl_vector_alloc(n);
     p->x = gsl_vector_alloc(n);
     p->dinv = malloc(n * sizeof *p->dinv);
@@ -213,101 +210,177 @@ static double profiled_s2(const gp_problem *p)
     return s2 > 1e-12 ? s2 : 1e-12;
 }
 
-/* Negative log marginal likelihood (scaled y) with s2 profiled out. */
-static double profiled_nlml(const gp_problem *p)
+/*
+ * The search on the likelihood's profile. With S = diag(sqrt(count)),
+ * A = S^-1 (B_l + g I) S^-1 where B_l = S R_l S. One reduction
+ * B_l = Q T Q^T (Sur_tridiag_reduce, 4/3 n^3) and c = Q^T S yt then give,
+ * for every g in O(n) (the L D L^T of the tridiagonal T + g I),
+ *   yt^T A^-1 yt = c^T (T + g I)^-1 c,
+ *   log|A| = log|T + g I| - sum log count,
+ * the same objective as problem_factor's. So the best g of a length is
+ * exact and nearly free, and the search is one-dimensional in log l: a
+ * grid over the box, then Brent (gsl_min) around the best grid point.
+ */
+#define GP_L_GRID 7      /* lengths on the grid (step 1 in log l) */
+#define GP_G_GRID 22     /* noise ratios on the grid (step ~1 in log g) */
+#define GP_L_TOL 1e-2    /* Brent's bracket at convergence, log units */
+#define GP_G_TOL 1e-4
+#define GP_BRENT_ITER 60
+#define GP_POLISH_SPAN 1.0 /* a refinement stage: log l within +- this */
+#define GP_POLISH_GRID 5
+#define GP_POLISH_TOL 1e-2
+
+typedef struct gp_profile {
+    gp_problem *p;
+    double *B, *tau, *work, *td, *ts, *c, *piv, *low, *sw;
+    double logw;   /* sum log count */
+    double g_at;   /* the best log g of the last length */
+    double best[3]; /* log l, log g, objective: the best seen */
+} gp_profile;
+
+static void profile_free(gp_profile *f)
 {
-    double n = (double)p->n;
-    return 0.5 * n * log(profiled_s2(p)) + 0.5 * p->logdet +
-           0.5 * n * (1.0 + GP_LOG_2PI);
+    free(f->B);
+    free(f->work);
 }
 
-/* The simplex objective: outside the box, the value at the nearest box
- * point plus a quadratic wall, so the simplex walks back in. */
-static double objective(const gsl_vector *theta, void *params)
+static int profile_make(gp_profile *f, gp_problem *p)
 {
-    gp_problem *p = params;
-    double th[2], wall = 0;
-    for (int k = 0; k < 2; k++) {
-        double v = gsl_vector_get(theta, (size_t)k);
-        th[k] = v < p->lo[k] ? p->lo[k] : v > p->hi[k] ? p->hi[k] : v;
-        wall += (v - th[k]) * (v - th[k]);
+    const size_t n = p->n;
+    memset(f, 0, sizeof *f);
+    f->p = p;
+    f->B = malloc(n * n * sizeof *f->B);
+    f->work = malloc(9 * n * sizeof *f->work);
+    if (!f->B || !f->work) {
+        profile_free(f);
+        return SUR_ENOMEM;
     }
+    f->tau = f->work + 2 * n;
+    f->td = f->tau + n;
+    f->ts = f->td + n;
+    f->c = f->ts + n;
+    f->piv = f->c + n;
+    f->low = f->piv + n;
+    f->sw = f->low + n;
+    for (size_t a = 0; a < n; a++) {
+        f->sw[a] = 1.0 / sqrt(p->dinv[a]);
+        f->logw -= log(p->dinv[a]);
+    }
+    f->best[2] = GP_BAD;
+    return SUR_OK;
+}
+
+/* The profiled objective at log g for the current T (GP_BAD where
+ * T + g I is not positive definite to rounding). */
+static double profile_g(double log_g, void *ctx)
+{
+    gp_profile *f = ctx;
+    const size_t n = f->p->n;
+    if (!isfinite(log_g) ||
+        Sur_tridiag_ldl(f->td, f->ts, n, exp(log_g), f->piv, f->low))
+        return GP_BAD;
+    double q = Sur_tridiag_quad(f->piv, f->low, n, f->c), logdet = -f->logw;
+    for (size_t a = 0; a < n; a++)
+        logdet += log(f->piv[a]);
+    double s2 = q / (double)n, dn = (double)n;
+    s2 = s2 > 1e-12 ? s2 : 1e-12;
+    double v = 0.5 * dn * log(s2) + 0.5 * logdet + 0.5 * dn * (1.0 + GP_LOG_2PI);
+    return isfinite(v) ? v : GP_BAD;
+}
+
+/* The minimum of fn on [lo, hi]: the best of grid points spaced evenly
+ * (ends included), then, when that one is a strict interior minimum,
+ * Brent (gsl_min_fminimizer_brent) inside its neighbours to tol, at most
+ * max_iter iterations. */
+static int minimize_1d(double (*fn)(double, void *), void *ctx, double lo,
+                       double hi, size_t grid, double tol, unsigned max_iter,
+                       double *x_out, double *f_out)
+{
+    double xs[GP_G_GRID > GP_L_GRID ? GP_G_GRID : GP_L_GRID];
+    double fs[sizeof xs / sizeof xs[0]];
+    size_t k = 0;
+    for (size_t i = 0; i < grid; i++) {
+        xs[i] = lo + (hi - lo) * (double)i / (double)(grid - 1);
+        fs[i] = fn(xs[i], ctx);
+        if (fs[i] < fs[k])
+            k = i;
+    }
+    *x_out = xs[k];
+    *f_out = fs[k];
+    if (k == 0 || k + 1 == grid || !(fs[k] < fs[k - 1]) ||
+        !(fs[k] < fs[k + 1]) || !(fs[k] < GP_BAD))
+        return SUR_OK;
+    gsl_min_fminimizer *mz = gsl_min_fminimizer_alloc(gsl_min_fminimizer_brent);
+    if (!mz)
+        return SUR_ENOMEM;
+    gsl_function F = {fn, ctx};
+    int status = gsl_min_fminimizer_set_with_values(
+        mz, &F, xs[k], fs[k], xs[k - 1], fs[k - 1], xs[k + 1], fs[k + 1]);
+    for (unsigned it = 0; !status && it < max_iter; it++) {
+        status = gsl_min_fminimizer_iterate(mz);
+        if (status ||
+            gsl_min_test_interval(gsl_min_fminimizer_x_lower(mz),
+                                  gsl_min_fminimizer_x_upper(mz), tol,
+                                  0.0) != GSL_CONTINUE)
+            break;
+    }
+    /* Brent keeps the best point it evaluated */
+    if (gsl_min_fminimizer_f_minimum(mz) < *f_out) {
+        *x_out = gsl_min_fminimizer_x_minimum(mz);
+        *f_out = gsl_min_fminimizer_f_minimum(mz);
+    }
+    gsl_min_fminimizer_free(mz);
+    return SUR_OK;
+}
+
+/* The profile at log l: reduce B_l, then the best log g (into f->g_at);
+ * returns the objective there. */
+static double profile_l(double log_l, void *ctx)
+{
+    gp_profile *f = ctx;
+    gp_problem *p = f->p;
+    const size_t n = p->n;
     if (!p->rc && Sur_cancelled(p->opt))
         p->rc = SUR_ECANCELED;
-    if (p->rc || !isfinite(th[0]) || !isfinite(th[1]))
+    if (p->rc || !isfinite(log_l))
         return GP_BAD;
-    if (problem_factor(p, exp(th[0]), exp(th[1])) != SUR_OK)
+    const double ell = exp(log_l);
+    for (size_t a = 0; a < n; a++) {
+        double *row = f->B + a * n;
+        const double *da = p->dist + a * (a - 1) / 2;
+        for (size_t b = 0; b < a; b++)
+            row[b] = f->sw[a] * f->sw[b] * matern52(da[b] / ell);
+        row[a] = f->sw[a] * f->sw[a];
+        f->c[a] = f->sw[a] * gsl_vector_get(p->y, a);
+    }
+    int rc = Sur_tridiag_reduce(f->B, n, f->tau, f->work);
+    if (rc) {
+        p->rc = rc;
         return GP_BAD;
-    double f = profiled_nlml(p);
-    return isfinite(f) ? f + 1e3 * wall : GP_BAD;
+    }
+    for (size_t a = 0; a < n; a++) {
+        f->td[a] = f->B[a * n + a];
+        f->ts[a] = a + 1 < n ? f->B[(a + 1) * n + a] : 0.0;
+    }
+    Sur_tridiag_qt(f->B, n, f->tau, f->c);
+    double log_g, v;
+    rc = minimize_1d(profile_g, f, p->lo[1], p->hi[1], GP_G_GRID, GP_G_TOL,
+                     GP_BRENT_ITER, &log_g, &v);
+    if (rc) {
+        p->rc = rc;
+        return GP_BAD;
+    }
+    f->g_at = log_g;
+    if (v < f->best[2]) {
+        f->best[0] = log_l;
+        f->best[1] = log_g;
+        f->best[2] = v;
+    }
+    return v;
 }
 
-/* Run the simplex from start (initial steps in log units, at most
- * max_iter iterations, until its size is below tol); best point and value
- * out. */
-static int simplex(gp_problem *p, const double start[2], const double step[2],
-                   unsigned max_iter, double tol, double best[2],
-                   double *fbest)
-{
-    gsl_multimin_fminimizer *mz =
-        gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, 2);
-    gsl_vector *x = gsl_vector_alloc(2), *ss = gsl_vector_alloc(2);
-    int rc = SUR_OK;
-    best[0] = start[0];
-    best[1] = start[1];
-    *fbest = GP_BAD;
-    if (!mz || !x || !ss) {
-        rc = SUR_ENOMEM;
-        goto done;
-    }
-    gsl_multimin_function F = {objective, 2, p};
-    gsl_vector_set(x, 0, start[0]);
-    gsl_vector_set(x, 1, start[1]);
-    gsl_vector_set(ss, 0, step[0]);
-    gsl_vector_set(ss, 1, step[1]);
-    int status = gsl_multimin_fminimizer_set(mz, &F, x, ss);
-    if (status) {
-        rc = p->rc ? p->rc : Sur_gsl_rc(status);
-        goto done;
-    }
-    /* Also stop when the best value has moved less than ftol over the
-     * last GP_STALL iterations: on the plateaus of this likelihood (g
-     * tiny, where it no longer matters) the simplex would otherwise crawl
-     * on for dozens of evaluations without changing anything. */
-    double ftol = 0.1 * tol, hist[GP_STALL];
-    for (unsigned it = 0; it < max_iter; it++) {
-        status = gsl_multimin_fminimizer_iterate(mz);
-        if (status)
-            break; /* GSL_ENOPROG and the like: keep the best vertex */
-        if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(mz), tol) !=
-            GSL_CONTINUE)
-            break;
-        double fm = gsl_multimin_fminimizer_minimum(mz);
-        if (it >= GP_STALL && hist[it % GP_STALL] - fm < ftol)
-            break;
-        hist[it % GP_STALL] = fm;
-    }
-    if (p->rc) {
-        rc = p->rc;
-        goto done;
-    }
-    const gsl_vector *xb = gsl_multimin_fminimizer_x(mz);
-    for (int k = 0; k < 2; k++) {
-        double v = gsl_vector_get(xb, (size_t)k);
-        best[k] = v < p->lo[k] ? p->lo[k] : v > p->hi[k] ? p->hi[k] : v;
-    }
-    *fbest = gsl_multimin_fminimizer_minimum(mz);
-done:
-    if (mz)
-        gsl_multimin_fminimizer_free(mz);
-    gsl_vector_free(x);
-    gsl_vector_free(ss);
-    return rc;
-}
-
-/* Search (log l, log g) on problem p from opt->gp_starts starts. */
-static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
-                  double best[2])
+/* The box of problem p: log l around the median distance, log g. */
+static int set_box(gp_problem *p)
 {
     double med;
     int rc = median_distance(p, &med);
@@ -320,41 +393,30 @@ static int search(gp_problem *p, const sur_options *opt, uint64_t *rng,
     p->hi[0] = lmed + GP_L_SPAN;
     p->lo[1] = GP_LOG_G_MIN;
     p->hi[1] = GP_LOG_G_MAX;
+    return SUR_OK;
+}
 
-    /* Every start runs to a loose tolerance; only the best one is then
-     * driven to the tight one (the starts exist to find the right basin,
-     * not to locate each basin's bottom). */
-    unsigned starts = opt->gp_starts ? opt->gp_starts : 1;
-    double fbest = INFINITY;
-    for (unsigned s = 0; s < starts; s++) {
-        double start[2], at[2], f;
-        if (s == 0) {
-            start[0] = lmed;
-            start[1] = log(0.1);
-        } else {
-            start[0] = lmed + (4.0 * Sur_rng_uniform(rng) - 2.0);
-            /* g from 1e-4 to 1, uniform in log */
-            start[1] = log(1e-4) - log(1e-4) * Sur_rng_uniform(rng);
-        }
-        static const double step[2] = {1.0, 1.0};
-        rc = simplex(p, start, step, GP_MAX_ITER, GP_START_TOL, at, &f);
-        if (rc)
-            return rc;
-        if (f < fbest) {
-            fbest = f;
-            best[0] = at[0];
-            best[1] = at[1];
-        }
+/* The profile search (above) for log l in [lo, hi] (grid points, Brent to
+ * tol in at most max_iter steps), every log g in p's box; the best
+ * (log l, log g) into best. */
+static int search(gp_problem *p, double lo, double hi, size_t grid,
+                  double tol, unsigned max_iter, double best[2])
+{
+    gp_profile f;
+    int rc = profile_make(&f, p);
+    double log_l, v;
+    if (!rc)
+        rc = minimize_1d(profile_l, &f, lo, hi, grid, tol, max_iter, &log_l,
+                         &v);
+    if (!rc)
+        rc = p->rc;
+    if (!rc && !(f.best[2] < GP_BAD))
+        rc = SUR_ENOTPD;
+    if (!rc) {
+        best[0] = f.best[0];
+        best[1] = f.best[1];
     }
-    if (!(fbest < GP_BAD))
-        return SUR_ENOTPD;
-    double at[2], f;
-    static const double step[2] = {0.1, 0.1};
-    rc = simplex(p, best, step, GP_MAX_ITER, GP_SIZE_TOL, at, &f);
-    if (!rc && f <= fbest) {
-        best[0] = at[0];
-        best[1] = at[1];
-    }
+    profile_free(&f);
     return rc;
 }
 
@@ -400,10 +462,10 @@ static size_t *shuffled_rows(size_t n, uint64_t *rng)
 
 /*
  * Search (log l, log g) into theta when the rows outnumber gp_subset. The
- * starts run on a seeded random subset of m rows (partial Fisher-Yates);
+ * search runs on a seeded random subset of m rows (partial Fisher-Yates);
  * the best point is then refined on nested subsets of 2m, 4m, ... rows and
- * finally on all of them (full), each stage a short simplex from the
- * previous optimum. The optimum moves with the number of rows (more rows
+ * finally on all of them (full), each stage a short profile search with
+ * log l within GP_POLISH_SPAN of the previous optimum. The optimum moves with the number of rows (more rows
  * support a longer length scale), and each stage needs few evaluations at
  * a fraction of the cost of the next.
  */
@@ -419,7 +481,10 @@ static int subset_search(const Sur_train *t, const sur_options *opt,
     int rc = problem_make(&sub, t, idx, m, ys);
     sub.opt = opt;
     if (!rc)
-        rc = search(&sub, opt, rng, theta);
+        rc = set_box(&sub);
+    if (!rc)
+        rc = search(&sub, sub.lo[0], sub.hi[0], GP_L_GRID, GP_L_TOL,
+                    GP_BRENT_ITER, theta);
     double lo[2], hi[2];
     memcpy(lo, sub.lo, sizeof lo);
     memcpy(hi, sub.hi, sizeof hi);
@@ -435,11 +500,11 @@ static int subset_search(const Sur_train *t, const sur_options *opt,
         }
         memcpy(stage->lo, lo, sizeof lo);
         memcpy(stage->hi, hi, sizeof hi);
-        double at[2], f;
-        static const double step[2] = {0.25, 0.5};
-        rc = simplex(stage, theta, step, opt->gp_polish, GP_POLISH_TOL, at,
-                     &f);
-        if (!rc && f < GP_BAD) {
+        double at[2];
+        rc = search(stage, fmax(lo[0], theta[0] - GP_POLISH_SPAN),
+                    fmin(hi[0], theta[0] + GP_POLISH_SPAN), GP_POLISH_GRID,
+                    GP_POLISH_TOL, opt->gp_polish, at);
+        if (!rc) {
             theta[0] = at[0];
             theta[1] = at[1];
         }
@@ -516,13 +581,14 @@ int Sur_gp_fit(const Sur_train *t, const sur_options *opt, Sur_gp **out,
         return rc;
     }
     uint64_t rng = opt->seed ^ 0x6770u; /* "gp" */
-    double theta[2];                    /* log l, log g */
+    double theta[2] = {0.0, 0.0};       /* log l, log g */
     if (opt->gp_fixed)
         rc = fixed_hyper(opt, gp);
     else if (opt->gp_subset && n > opt->gp_subset)
         rc = subset_search(t, opt, &full, ys, &rng, theta);
-    else
-        rc = search(&full, opt, &rng, theta);
+    else if ((rc = set_box(&full)) == SUR_OK)
+        rc = search(&full, full.lo[0], full.hi[0], GP_L_GRID, GP_L_TOL,
+                    GP_BRENT_ITER, theta);
     if (!rc && !opt->gp_fixed) {
         gp->ell = exp(theta[0]);
         gp->g = exp(theta[1]);
@@ -545,7 +611,7 @@ int Sur_gp_posterior(const Sur_posterior *p, const double *z, size_t n, double *
     size_t chunk = n < PREDICT_CHUNK ? n : PREDICT_CHUNK;
     if (n == 0)
         return SUR_OK;
-    gsl_matrix *Rs = gsl_matrix_alloc(N, chunk);
+    gsl_matrix *Rs = Sur_matrix_alloc(N, chunk);
     if (!Rs)
         return SUR_ENOMEM;
     int rc = SUR_OK;

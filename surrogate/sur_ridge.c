@@ -266,52 +266,6 @@ static void house_apply(const double *h, double tau, size_t n, double *x)
         x[k] -= s * h[k];
 }
 
-/* T + mu I = L D L^T for T symmetric tridiagonal (diagonal td, subdiagonal
- * ts), mu > 0: pivots piv (D) and subdiagonal low (L). T is positive
- * semidefinite, so the pivots are positive down to rounding; one that is
- * not (mu below the rounding of T) is reported. */
-static int ldl_factor(const double *td, const double *ts, size_t m, double mu,
-                      double *piv, double *low)
-{
-    piv[0] = td[0] + mu;
-    for (size_t i = 1; i < m; i++) {
-        if (!(piv[i - 1] > 0))
-            return -1;
-        low[i - 1] = ts[i - 1] / piv[i - 1];
-        piv[i] = td[i] + mu - low[i - 1] * ts[i - 1];
-    }
-    return piv[m - 1] > 0 ? 0 : -1;
-}
-
-/* x = (L D L^T)^-1 b (x may be b); returns b^T x. */
-static double ldl_solve(const double *piv, const double *low, size_t m,
-                        const double *b, double *x)
-{
-    double bx = 0;
-    x[0] = b[0];
-    for (size_t i = 1; i < m; i++)
-        x[i] = b[i] - low[i - 1] * x[i - 1];
-    for (size_t i = 0; i < m; i++) {
-        bx += x[i] * x[i] / piv[i];
-        x[i] /= piv[i];
-    }
-    for (size_t i = m - 1; i-- > 0;)
-        x[i] -= low[i] * x[i + 1];
-    return bx;
-}
-
-/* b^T (L D L^T)^-1 b, without the solution. */
-static double ldl_quad(const double *piv, const double *low, size_t m,
-                       const double *b)
-{
-    double prev = b[0], q = b[0] * b[0] / piv[0];
-    for (size_t i = 1; i < m; i++) {
-        prev = b[i] - low[i - 1] * prev;
-        q += prev * prev / piv[i];
-    }
-    return q;
-}
-
 typedef struct gcv_curve {
     double smax, smin; /* largest and smallest retained singular value */
     double free_dof;   /* n - 1 - m */
@@ -345,9 +299,9 @@ static double ldl_inv_trace(const double *piv, const double *low, size_t m)
 static double gcv_rss(const gcv_curve *c, double mu, double *cz, double *zz,
                       double *rdof)
 {
-    if (ldl_factor(c->td, c->ts, c->m, mu, c->piv, c->low))
+    if (Sur_tridiag_ldl(c->td, c->ts, c->m, mu, c->piv, c->low))
         return NAN;
-    *cz = ldl_solve(c->piv, c->low, c->m, c->c, c->z);
+    *cz = Sur_tridiag_solve(c->piv, c->low, c->m, c->c, c->z);
     *rdof = c->free_dof + mu * ldl_inv_trace(c->piv, c->low, c->m);
     double q = 0;
     for (size_t i = 0; i < c->m; i++)
@@ -367,7 +321,7 @@ static double gcv_value(double lambda, void *params)
 }
 
 /* gcv_value at GCV_LANES lambdas at once: the recurrences of
- * ldl_factor, ldl_solve and ldl_inv_trace run one after another for each
+ * Sur_tridiag_ldl, Sur_tridiag_solve and ldl_inv_trace run one after another for each
  * lambda, each step waiting for a division; side by side they do not.
  * work is 3 m GCV_LANES. */
 static void gcv_values(const gcv_curve *c, const double *lambda, double *g,
@@ -609,79 +563,6 @@ static double dual_row(const Sur_ridge *r, const double *zr, double *tmp,
         s2 += p * p;
     }
     return kernel_of(r, s1, s2) - 2.0 * me + r->mm;
-}
-
-/*
- * The reduction of gsl_linalg_symmtd_decomp (GSL's symmtd.c: for each
- * column i, the Householder vector v of A[i+1.., i] by
- * gsl_linalg_householder_transform, then x = tau B v, w = x - tau/2
- * (x . v) v, B -= v w^T + w v^T on the trailing block B), with the same
- * output layout, but its two level-2 products (dsymv, dsyr2 in gslcblas,
- * which runs them one multiply-add at a time) written as loops over
- * contiguous rows of the lower triangle that the compiler vectorizes:
- * two to three times faster at m = 240..665. A is m x m row-major, lower
- * triangle read and written; tau has m - 1 entries (the last 0); work is
- * 2 m.
- */
-int Sur_tridiag_reduce(double *A, size_t m, double *tau, double *work)
-{
-    if (m < 2)
-        return SUR_OK;
-    tau[m - 2] = 0.0;
-    for (size_t i = 0; i + 2 < m; i++) {
-        const size_t L = m - i - 1; /* trailing block B = A[i+1.., i+1..] */
-        double *v = work, *x = work + L;
-        for (size_t k = 0; k < L; k++)
-            v[k] = A[(i + 1 + k) * m + i];
-        gsl_vector_view vv = gsl_vector_view_array(v, L);
-        const double t = gsl_linalg_householder_transform(&vv.vector);
-        for (size_t k = 0; k < L; k++)
-            A[(i + 1 + k) * m + i] = v[k];
-        tau[i] = t;
-        if (t == 0.0)
-            continue;
-        v[0] = 1.0;
-        /* x = t B v from the lower triangle: row r gives x_r its part
-         * left of and on the diagonal and x_c (c < r) B_rc v_r. */
-        memset(x, 0, L * sizeof *x);
-        for (size_t r = 0; r < L; r++) {
-            const double *b = A + (i + 1 + r) * m + (i + 1);
-            const double vr = v[r];
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            size_t c = 0;
-            for (; c + 4 <= r; c += 4) {
-                s0 += b[c] * v[c];
-                s1 += b[c + 1] * v[c + 1];
-                s2 += b[c + 2] * v[c + 2];
-                s3 += b[c + 3] * v[c + 3];
-                x[c] += b[c] * vr;
-                x[c + 1] += b[c + 1] * vr;
-                x[c + 2] += b[c + 2] * vr;
-                x[c + 3] += b[c + 3] * vr;
-            }
-            for (; c < r; c++) {
-                s0 += b[c] * v[c];
-                x[c] += b[c] * vr;
-            }
-            x[r] += (s0 + s1) + (s2 + s3) + b[r] * vr;
-        }
-        double xv = 0;
-        for (size_t k = 0; k < L; k++) {
-            x[k] *= t;
-            xv += x[k] * v[k];
-        }
-        const double half = 0.5 * t * xv;
-        for (size_t k = 0; k < L; k++)
-            x[k] -= half * v[k];
-        /* B -= v x^T + x v^T, lower triangle */
-        for (size_t r = 0; r < L; r++) {
-            double *b = A + (i + 1 + r) * m + (i + 1);
-            const double vr = v[r], xr = x[r];
-            for (size_t c = 0; c <= r; c++)
-                b[c] -= vr * x[c] + xr * v[c];
-        }
-    }
-    return SUR_OK;
 }
 
 /* A = rows and columns 1.. of H0 K H0, H0 = I - tau h h^T, K (n x n, lower
@@ -1104,7 +985,7 @@ static void predict_primal(const Sur_ridge *r, const double *Z, size_t rows,
     memcpy(W, E, rows * P * sizeof *W);
     apply_qt(r->refl, r->tau, P, W, rows, P);
     for (size_t i = 0; i < rows; i++)
-        lev[i] = ldl_quad(r->piv, r->low, P, W + i * P);
+        lev[i] = Sur_tridiag_quad(r->piv, r->low, P, W + i * P);
 }
 
 /* ||(e - m) - X^T a||^2 for the base row zr, a in dual coordinates; e and
@@ -1155,7 +1036,7 @@ static void predict_dual(const Sur_ridge *r, const double *Z, size_t rows,
     apply_qt(r->refl, r->tau, m, W + 1, rows, n);
     for (size_t i = 0; i < rows; i++) {
         double *w = W + i * n + 1;
-        double kq = ldl_solve(r->piv, r->low, m, w, w);
+        double kq = Sur_tridiag_solve(r->piv, r->low, m, w, w);
         double zz = 0;
         for (size_t j = 0; j < m; j++)
             zz += w[j] * w[j];

@@ -418,6 +418,50 @@ static void test_gp_counts_equal_repeats(void **state)
     sur_model_free(ma);
 }
 
+/* The fitted hyperparameters maximize the likelihood that the final
+ * Cholesky factor reports: every neighbour (length, noise and signal each
+ * moved) scores lower. The search itself runs on a tridiagonal profile,
+ * so this also checks that the two agree, with counts (each row's noise
+ * sn2 / count) and without standardization. */
+static void test_gp_optimum_is_a_maximum(void **state)
+{
+    (void)state;
+    uint64_t s = 5;
+    enum { N = 80, D = 4 };
+    double x[N * D], y[N];
+    size_t count[N];
+    make_data(&s, N, D, -1, 1, smooth4, 0.05, x, y);
+    for (size_t i = 0; i < N; i++)
+        count[i] = 1 + i % 3;
+    sur_options opt;
+    sur_options_default(&opt);
+    opt.standardize = 0;
+    sur_data data = {N, D, x, y, count};
+    sur_model *m = fit_ok(SUR_GP, &data, &opt);
+    sur_model_info best;
+    sur_model_get_info(m, &best);
+    sur_model_free(m);
+    assert_true(isfinite(best.gp_lml));
+    assert_true(best.gp_noise_var > 0 && best.gp_length > 0);
+    static const double step[][3] = {
+        {0.05, 0, 0}, {-0.05, 0, 0}, {0, 0.3, 0}, {0, -0.3, 0},
+        {0, 0, 0.1},  {0, 0, -0.1},  {0.05, 0.3, 0.1}, {-0.05, -0.3, -0.1}};
+    for (size_t k = 0; k < sizeof step / sizeof step[0]; k++) {
+        sur_options fixed = opt;
+        fixed.gp_fixed = 1;
+        fixed.gp_length = best.gp_length * exp(step[k][0]);
+        fixed.gp_noise_var = best.gp_noise_var * exp(step[k][1]);
+        fixed.gp_signal_var = best.gp_signal_var * exp(step[k][2]);
+        sur_model *nb = fit_ok(SUR_GP, &data, &fixed);
+        sur_model_info info;
+        sur_model_get_info(nb, &info);
+        if (!(info.gp_lml < best.gp_lml + 1e-9))
+            fail_msg("step %zu: lml %.9f above the fit's %.9f", k,
+                     info.gp_lml, best.gp_lml);
+        sur_model_free(nb);
+    }
+}
+
 /* Noisy data: the GP's noise estimate and predictive std are about right. */
 static void test_gp_noisy_std(void **state)
 {
@@ -824,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_gp_hand_example),
         cmocka_unit_test(test_gp_interpolates_1d),
         cmocka_unit_test(test_gp_counts_equal_repeats),
+        cmocka_unit_test(test_gp_optimum_is_a_maximum),
         cmocka_unit_test(test_gp_noisy_std),
         cmocka_unit_test(test_calibration),
         cmocka_unit_test(test_rank_quality_grows_with_n),
