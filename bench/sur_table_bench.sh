@@ -10,6 +10,9 @@
 #
 #   bench/sur_table_bench.sh [BUILD_DIR] [TABLE]
 #     (defaults build-bench, ../shared/data/transnas101_macro_segmentsemantic.csv)
+# Last, `peer_sur_table.py ceiling`: how far 100 rows can go on the table
+# at all (the best combination of the peers chosen on the answers, and a
+# learning curve of the best single peer up to every other row).
 # Both sides run on one thread (OPENBLAS_NUM_THREADS=1 and OMP_NUM_THREADS=1
 # hold numpy to one where its BLAS would use more); the BLAS library each
 # side calls is printed first.
@@ -66,3 +69,7 @@ for n in sorted({k[0] for k in tau}):
     print(f"  time over the splits: fmas fit+selection {t_c:.2f} s, scikit-learn peers' fits together "
           f"{t_p:.2f} s: {t_p / t_c:.1f}x")
 PY
+echo
+echo "== ceiling: what 100 rows can give on this table (peer_sur_table.py ceiling)"
+$py bench/peer_sur_table.py ceiling "$out/sur_table.csv" > "$out/sur_table_ceiling.txt"
+grep '^==' "$out/sur_table_ceiling.txt"
