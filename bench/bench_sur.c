@@ -15,10 +15,12 @@
  * Output, one line per size and kind, then one per size for the selection:
  *   sur n=N kind=K cv_s=.. fit_s=.. cv_cpu=.. fit_cpu=.. tau=.. rho=..
  *       rmse=.. cov1=.. cov2=..
- *   sur n=N best=K total_s=.. total_cpu=..
+ *   sur n=N best=K total_s=.. total_cpu=.. tau=..
  * cv is sur_cross_validate (5 fits and predictions), fit one sur_fit on all
  * n rows, total one sur_fit_best (both CVs plus the winner's refit); _s is
- * wall time, _cpu the process's CPU time.
+ * wall time, _cpu the process's CPU time. The best= line's tau is the
+ * winner's CV tau in the selection (for an ensemble, that of the members
+ * the selection chose, not the kind=ensemble line's fixed three).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -266,8 +268,9 @@ int main(int argc, char **argv)
             if (round == 0 || t.wall < total.wall)
                 total = t;
         }
-        printf("sur n=%zu best=%s total_s=%.4f total_cpu=%.4f\n", n,
-               sur_kind_name(sel.best), total.wall, total.cpu);
+        printf("sur n=%zu best=%s total_s=%.4f total_cpu=%.4f tau=%.4f\n", n,
+               sur_kind_name(sel.best), total.wall, total.cpu,
+               sel.cv[sel.best].kendall_tau);
         fflush(stdout);
     }
     sur_features_free(feat);

@@ -38,7 +38,7 @@ get() { echo "$1" | field "$2" "$3" "$4"; }
 
 echo
 echo "== surrogate fit, C library vs scikit-learn: same data, same folds"
-echo "   time = 5-fold CV + final fit (select: both CVs + the winner's refit);"
+echo "   time = 5-fold CV + final fit (select: every candidate's CV + the winner's refit; its tau the winner's CV tau);"
 echo "   ratio = scikit-learn time / C time"
 printf "%5s %-6s | %9s %9s %6s | %9s %9s %6s | %7s %7s %8s\n" n model \
     "C wall" "sk wall" ratio "C cpu" "sk cpu" ratio "C tau" "sk tau" "C-sk tau"
@@ -48,7 +48,7 @@ for n in 100 300 1000; do
             cb=$(get "$c" sur "n=$n best=" best); pb=$(get "$p" peer "n=$n best=" best)
             cw=$(get "$c" sur "n=$n best=" total_s); pw=$(get "$p" peer "n=$n best=" total_s)
             cc=$(get "$c" sur "n=$n best=" total_cpu); pc=$(get "$p" peer "n=$n best=" total_cpu)
-            ct=$(get "$c" sur "n=$n kind=$cb " tau); pt=$(get "$p" peer "n=$n kind=$pb " tau)
+            ct=$(get "$c" sur "n=$n best=" tau); pt=$(get "$p" peer "n=$n kind=$pb " tau)
             note="  (C picked $cb, scikit-learn $pb)"
         else
             sel="n=$n kind=$kind "
