@@ -66,8 +66,9 @@ def load(path):
     return a[:, 0], a[:, 1:1 + ns].astype(int), a[:, 1 + ns:].astype(int)
 
 
-def run(path):
-    from scipy.stats import kendalltau
+def peers(path):
+    """The table (y, places, genes) and the peers: name -> (features, a
+    function making the unfitted model), in the order printed."""
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -89,6 +90,12 @@ def run(path):
         "forest": (oh, lambda: RandomForestRegressor(100, random_state=0)),
         "boosting": (oh, lambda: GradientBoostingRegressor(random_state=0)),
     }
+    return y, place, models
+
+
+def run(path):
+    from scipy.stats import kendalltau
+    y, place, models = peers(path)
     for n in SIZES:
         for s in range(place.shape[1]):
             tr, te = place[:, s] < n, place[:, s] >= n
@@ -123,27 +130,8 @@ def ceiling(path):
     """
     import itertools
     from scipy.stats import kendalltau
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-    from sklearn.linear_model import RidgeCV
-    from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures
-    warnings.filterwarnings("ignore")
-    y, place, g = load(path)
-    c = int(g.max()) + 1
-    oh = OneHotEncoder(categories=[list(range(c))] * g.shape[1],
-                       sparse_output=False).fit_transform(g)
-    pw = PolynomialFeatures(2, interaction_only=True, include_bias=False).fit_transform(oh)
-    alphas = np.logspace(-4, 4, 33)
-    single = {
-        "ridge_onehot": (oh, lambda: RidgeCV(alphas=alphas)),
-        "ridge_pairwise": (pw, lambda: RidgeCV(alphas=alphas)),
-        "forest": (oh, lambda: RandomForestRegressor(100, random_state=0)),
-        "boosting": (oh, lambda: GradientBoostingRegressor(random_state=0)),
-    }
-    models = dict(single, gp_matern=(oh, lambda: GaussianProcessRegressor(
-        ConstantKernel() * Matern(length_scale=np.ones(oh.shape[1]), nu=2.5)
-        + WhiteKernel(), normalize_y=True, random_state=0)))
+    y, place, models = peers(path)
+    single = {k: v for k, v in models.items() if k != "gp_matern"}
     n0, held = 100, 100
     sizes = sorted({n0, 200, 300, 400, len(y) - held})
     combined, curve = [], {n: [] for n in sizes}
