@@ -32,7 +32,8 @@ Peer models, as close to the C library's as scikit-learn allows:
          leave-one-out choice of alpha (the C side: GCV, continuous)
   gp     StandardScaler -> GaussianProcessRegressor(ConstantKernel *
          Matern(nu=2.5, one length scale) + WhiteKernel, normalize_y,
-         n_restarts_optimizer=2: three starts, as the C side's gp_starts=3)
+         n_restarts_optimizer=2: three starts; the C side needs none, it
+         scans a grid of length scales with each one's best noise exact)
 Output lines, as bench_sur's (_s wall seconds, _cpu process CPU seconds):
   peer n=N kind=K cv_s=.. fit_s=.. cv_cpu=.. fit_cpu=.. tau=.. rho=.. rmse=..
        cov1=.. cov2=..
