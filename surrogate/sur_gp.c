@@ -89,9 +89,9 @@ static double row_distance(const double *a, const double *b, size_t d)
 typedef struct gp_problem {
     size_t n;
     double *dist;    /* packed: distance of rows a > b at a(a-1)/2 + b */
-    gsl_matrix *M;   /* A, then its Cholesky factor */
+    gsl_matrix *M;   /* A, then its Cholesky factor; NULL until factored */
     gsl_vector *y;   /* yt */
-    gsl_vector *x;   /* A^-1 yt after an evaluation */
+    gsl_vector *x;   /* A^-1 yt after a factorization (NULL until then) */
     double *dinv;    /* 1 / count */
     double lo[2], hi[2]; /* box on (log l, log g) */
     /* after an evaluation */
@@ -116,12 +116,10 @@ static int problem_make(gp_problem *p, const Sur_train *t, const size_t *idx,
 {
     memset(p, 0, sizeof *p);
     p->n = n;
-    p->M = Sur_matrix_alloc(n, n);
     p->y = gsl_vector_alloc(n);
-    p->x = gsl_vector_alloc(n);
     p->dinv = malloc(n * sizeof *p->dinv);
     p->dist = malloc((n * (n - 1) / 2 + 1) * sizeof *p->dist);
-    if (!p->M || !p->y || !p->x || !p->dinv || !p->dist) {
+    if (!p->y || !p->dinv || !p->dist) {
         problem_free(p);
         return SUR_ENOMEM;
     }
@@ -158,11 +156,19 @@ static int median_distance(const gp_problem *p, double *med)
 /*
  * Factor A = R_l + g D (+ jitter) into the lower triangle of p->M, solve
  * for x = A^-1 y, and record q = y^T x and log|A|. SUR_ENOTPD when even the
- * largest jitter fails; other failures are hard (p->rc).
+ * largest jitter fails; other failures are hard (p->rc). M and x are made
+ * here: the search needs neither (it works on the profile's own matrix),
+ * only the final factorization on all rows does.
  */
 static int problem_factor(gp_problem *p, double ell, double g)
 {
     const size_t n = p->n;
+    if (!p->M)
+        p->M = Sur_matrix_alloc(n, n);
+    if (!p->x)
+        p->x = gsl_vector_alloc(n);
+    if (!p->M || !p->x)
+        return p->rc = SUR_ENOMEM;
     int status = GSL_EDOM;
     for (size_t jt = 0; jt < GP_N_JITTERS; jt++) {
         double jitter = gp_jitters[jt];
@@ -234,7 +240,6 @@ typedef struct gp_profile {
     gp_problem *p;
     double *B, *tau, *work, *td, *ts, *c, *piv, *low, *sw;
     double logw;   /* sum log count */
-    double g_at;   /* the best log g of the last length */
     double best[3]; /* log l, log g, objective: the best seen */
 } gp_profile;
 
@@ -334,8 +339,8 @@ static int minimize_1d(double (*fn)(double, void *), void *ctx, double lo,
     return SUR_OK;
 }
 
-/* The profile at log l: reduce B_l, then the best log g (into f->g_at);
- * returns the objective there. */
+/* The profile at log l: reduce B_l, then the best log g; returns the
+ * objective there (and keeps the best (log l, log g) seen in f->best). */
 static double profile_l(double log_l, void *ctx)
 {
     gp_profile *f = ctx;
@@ -359,11 +364,7 @@ static double profile_l(double log_l, void *ctx)
         p->rc = rc;
         return GP_BAD;
     }
-    for (size_t a = 0; a < n; a++) {
-        f->td[a] = f->B[a * n + a];
-        f->ts[a] = a + 1 < n ? f->B[(a + 1) * n + a] : 0.0;
-    }
-    Sur_tridiag_qt(f->B, n, f->tau, f->c);
+    Sur_tridiag_split(f->B, n, f->tau, f->td, f->ts, f->c);
     double log_g, v;
     rc = minimize_1d(profile_g, f, p->lo[1], p->hi[1], GP_G_GRID, GP_G_TOL,
                      GP_BRENT_ITER, &log_g, &v);
@@ -371,7 +372,6 @@ static double profile_l(double log_l, void *ctx)
         p->rc = rc;
         return GP_BAD;
     }
-    f->g_at = log_g;
     if (v < f->best[2]) {
         f->best[0] = log_l;
         f->best[1] = log_g;

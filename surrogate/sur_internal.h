@@ -118,8 +118,9 @@ double Sur_ridge_noise_var(const Sur_ridge *r);
  * same layout, on an m x m row-major array (lower triangle); tau m - 1,
  * work 2 m. Then for T (diagonal td, subdiagonal ts): T + mu I = L D L^T
  * (pivots piv, subdiagonal low; -1 when a pivot is not positive), its
- * solve (returns b^T x; x may be b), b^T (T + mu I)^-1 b alone, and x =
- * Q^T x from the reflectors left in A. */
+ * solve (returns b^T x; x may be b), b^T (T + mu I)^-1 b alone. Split
+ * takes T out of A and lays the reflectors out for apply_qt / apply_q
+ * (Q^T or Q applied to rows). */
 int Sur_tridiag_reduce(double *A, size_t m, double *tau, double *work);
 int Sur_tridiag_ldl(const double *td, const double *ts, size_t m, double mu,
                     double *piv, double *low);
@@ -127,7 +128,12 @@ double Sur_tridiag_solve(const double *piv, const double *low, size_t m,
                          const double *b, double *x);
 double Sur_tridiag_quad(const double *piv, const double *low, size_t m,
                         const double *b);
-void Sur_tridiag_qt(const double *A, size_t m, const double *tau, double *x);
+void Sur_tridiag_split(double *A, size_t m, const double *tau, double *td,
+                       double *ts, double *c);
+void Sur_tridiag_apply_qt(const double *refl, const double *tau, size_t m,
+                          double *V, size_t rows, size_t ld);
+void Sur_tridiag_apply_q(const double *refl, const double *tau, size_t m,
+                         double *V, size_t rows, size_t ld);
 
 /*
  * The posterior of a fitted Gaussian process at n query rows z: both GP

@@ -174,87 +174,6 @@ static void kernel_row(const Sur_ridge *r, const double *a, size_t cols,
         k[j] = kernel_of(r, k[j], s2[j]);
 }
 
-/*
- * Q = H_0 H_1 ... H_{m-3}, H_i = I - tau_i v_i v_i^T acting on entries
- * i + 1 .. m - 1 (gsl_linalg_symmtd_decomp's layout, one vector per row of
- * refl). apply_qt replaces each of the rows of V (rows x m, row stride ld)
- * by Q^T row, apply_q by Q row. The reflector is the outer loop so that it
- * stays in cache while it passes over all rows.
- */
-static void reflect(const double *v, double tau, size_t i, size_t m,
-                    double *x)
-{
-    double s0 = x[i + 1], s1 = 0, s2 = 0, s3 = 0;
-    size_t k = i + 2;
-    for (; k + 4 <= m; k += 4) {
-        s0 += v[k] * x[k];
-        s1 += v[k + 1] * x[k + 1];
-        s2 += v[k + 2] * x[k + 2];
-        s3 += v[k + 3] * x[k + 3];
-    }
-    for (; k < m; k++)
-        s0 += v[k] * x[k];
-    double s = tau * ((s0 + s1) + (s2 + s3));
-    x[i + 1] -= s;
-    for (size_t k = i + 2; k < m; k++)
-        x[k] -= s * v[k];
-}
-
-/* The same on four rows at once: four independent sums per pass. */
-static void reflect4(const double *v, double tau, size_t i, size_t m,
-                     double *x0, double *x1, double *x2, double *x3)
-{
-    double s0 = x0[i + 1], s1 = x1[i + 1], s2 = x2[i + 1], s3 = x3[i + 1];
-    for (size_t k = i + 2; k < m; k++) {
-        s0 += v[k] * x0[k];
-        s1 += v[k] * x1[k];
-        s2 += v[k] * x2[k];
-        s3 += v[k] * x3[k];
-    }
-    s0 *= tau;
-    s1 *= tau;
-    s2 *= tau;
-    s3 *= tau;
-    x0[i + 1] -= s0;
-    x1[i + 1] -= s1;
-    x2[i + 1] -= s2;
-    x3[i + 1] -= s3;
-    for (size_t k = i + 2; k < m; k++) {
-        x0[k] -= s0 * v[k];
-        x1[k] -= s1 * v[k];
-        x2[k] -= s2 * v[k];
-        x3[k] -= s3 * v[k];
-    }
-}
-
-static void reflect_rows(const double *refl, const double *tau, size_t i,
-                         size_t m, double *V, size_t rows, size_t ld)
-{
-    if (tau[i] == 0.0)
-        return;
-    const double *v = refl + i * m;
-    size_t j = 0;
-    for (; j + 4 <= rows; j += 4)
-        reflect4(v, tau[i], i, m, V + j * ld, V + (j + 1) * ld,
-                 V + (j + 2) * ld, V + (j + 3) * ld);
-    for (; j < rows; j++)
-        reflect(v, tau[i], i, m, V + j * ld);
-}
-
-static void apply_qt(const double *refl, const double *tau, size_t m,
-                     double *V, size_t rows, size_t ld)
-{
-    for (size_t i = 0; i + 2 < m; i++)
-        reflect_rows(refl, tau, i, m, V, rows, ld);
-}
-
-static void apply_q(const double *refl, const double *tau, size_t m,
-                    double *V, size_t rows, size_t ld)
-{
-    for (size_t i = m < 2 ? 0 : m - 2; i-- > 0;)
-        reflect_rows(refl, tau, i, m, V, rows, ld);
-}
-
 /* x = (I - tau h h^T) x, h of length n. */
 static void house_apply(const double *h, double tau, size_t n, double *x)
 {
@@ -321,8 +240,9 @@ static double gcv_value(double lambda, void *params)
 }
 
 /* gcv_value at GCV_LANES lambdas at once: the recurrences of
- * Sur_tridiag_ldl, Sur_tridiag_solve and ldl_inv_trace run one after another for each
- * lambda, each step waiting for a division; side by side they do not.
+ * Sur_tridiag_ldl, Sur_tridiag_solve and ldl_inv_trace run one after
+ * another for each lambda, each step waiting for a division; side by side
+ * they do not.
  * work is 3 m GCV_LANES. */
 static void gcv_values(const gcv_curve *c, const double *lambda, double *g,
                        double *work)
@@ -806,24 +726,13 @@ static int setup_primal(Sur_ridge *r, const Sur_train *t, ridge_work *w,
 
 /* A = Q T Q^T: T into td and ts, the reflectors into r->refl, and c
  * becomes Q^T c. */
-static int tridiagonalize(Sur_ridge *r, ridge_work *w, gsl_matrix *A)
+static int tridiagonalize(Sur_ridge *r, ridge_work *w)
 {
     const size_t m = r->m;
     int rc = Sur_tridiag_reduce(r->refl, m, r->tau, w->yt2);
     if (rc)
         return rc;
-    /* T out; Householder vector i from column i below the subdiagonal
-     * to row i right of the superdiagonal, which the decomposition leaves
-     * alone, so that each is contiguous. */
-    for (size_t i = 0; i < m; i++) {
-        w->td[i] = gsl_matrix_get(A, i, i);
-        if (i + 1 < m)
-            w->ts[i] = gsl_matrix_get(A, i + 1, i);
-        double *v = r->refl + i * m;
-        for (size_t k = i + 2; k < m; k++)
-            v[k] = gsl_matrix_get(A, k, i);
-    }
-    apply_qt(r->refl, r->tau, m, w->c, 1, m);
+    Sur_tridiag_split(r->refl, m, r->tau, w->td, w->ts, w->c);
     return SUR_OK;
 }
 
@@ -886,7 +795,7 @@ static int ridge_solve(Sur_ridge *r, const Sur_train *t, ridge_work *w,
     r->mu = l2;
     /* z = (T + l^2)^-1 c; the coefficients are Q z, of e - m (primal)
      * or of X (e - m) (dual: b = X^T Q z). */
-    apply_q(r->refl, r->tau, m, w->z, 1, m);
+    Sur_tridiag_apply_q(r->refl, r->tau, m, w->z, 1, m);
     if (r->dual) {
         r->beta[0] = 0.0;
         memcpy(r->beta + 1, w->z, m * sizeof *w->z);
@@ -941,7 +850,7 @@ int Sur_ridge_fit_as(const Sur_train *t, const sur_options *opt,
         rc = r->dual ? setup_dual(r, t, &w, &Av.matrix)
                      : setup_primal(r, t, &w, &Av.matrix);
         if (rc == SUR_OK)
-            rc = tridiagonalize(r, &w, &Av.matrix);
+            rc = tridiagonalize(r, &w);
     }
     if (rc == SUR_OK) {
         size_t below;
@@ -983,7 +892,7 @@ static void predict_primal(const Sur_ridge *r, const double *Z, size_t rows,
     if (!lev)
         return;
     memcpy(W, E, rows * P * sizeof *W);
-    apply_qt(r->refl, r->tau, P, W, rows, P);
+    Sur_tridiag_apply_qt(r->refl, r->tau, P, W, rows, P);
     for (size_t i = 0; i < rows; i++)
         lev[i] = Sur_tridiag_quad(r->piv, r->low, P, W + i * P);
 }
@@ -1033,7 +942,7 @@ static void predict_dual(const Sur_ridge *r, const double *Z, size_t rows,
     const size_t m = r->m;
     for (size_t i = 0; i < rows; i++)
         house_apply(r->h, r->tau0, n, W + i * n);
-    apply_qt(r->refl, r->tau, m, W + 1, rows, n);
+    Sur_tridiag_apply_qt(r->refl, r->tau, m, W + 1, rows, n);
     for (size_t i = 0; i < rows; i++) {
         double *w = W + i * n + 1;
         double kq = Sur_tridiag_solve(r->piv, r->low, m, w, w);
@@ -1051,7 +960,7 @@ static void predict_dual(const Sur_ridge *r, const double *Z, size_t rows,
             lev[i] = f / r->mu;
             continue;
         }
-        apply_q(r->refl, r->tau, m, w, 1, m);
+        Sur_tridiag_apply_q(r->refl, r->tau, m, w, 1, m);
         w[-1] = 0.0;
         house_apply(r->h, r->tau0, n, w - 1);
         double res = dual_residual(r, Z + i * r->d, w - 1, E, E + r->P);

@@ -131,20 +131,101 @@ double Sur_tridiag_quad(const double *piv, const double *low, size_t m,
     return q;
 }
 
-/* x = Q^T x for the reflectors that Sur_tridiag_reduce left in A (GSL's
- * layout: reflector i in column i below the subdiagonal, its leading 1
- * implicit): H_0 first, H_{m-3} last. */
-void Sur_tridiag_qt(const double *A, size_t m, const double *tau, double *x)
+/*
+ * Q = H_0 H_1 ... H_{m-3}, H_i = I - tau_i v_i v_i^T acting on entries
+ * i + 1 .. m - 1 (gsl_linalg_symmtd_decomp's layout, one vector per row of
+ * refl, see Sur_tridiag_split). Sur_tridiag_apply_qt replaces each of the rows of V (rows x m, row stride ld)
+ * by Q^T row, Sur_tridiag_apply_q by Q row. The reflector is the outer loop so that it
+ * stays in cache while it passes over all rows.
+ */
+static void reflect(const double *v, double tau, size_t i, size_t m,
+                    double *x)
 {
-    for (size_t i = 0; i + 2 < m; i++) {
-        if (tau[i] == 0.0)
-            continue;
-        double s = x[i + 1];
-        for (size_t k = i + 2; k < m; k++)
-            s += A[k * m + i] * x[k];
-        s *= tau[i];
-        x[i + 1] -= s;
-        for (size_t k = i + 2; k < m; k++)
-            x[k] -= s * A[k * m + i];
+    double s0 = x[i + 1], s1 = 0, s2 = 0, s3 = 0;
+    size_t k = i + 2;
+    for (; k + 4 <= m; k += 4) {
+        s0 += v[k] * x[k];
+        s1 += v[k + 1] * x[k + 1];
+        s2 += v[k + 2] * x[k + 2];
+        s3 += v[k + 3] * x[k + 3];
     }
+    for (; k < m; k++)
+        s0 += v[k] * x[k];
+    double s = tau * ((s0 + s1) + (s2 + s3));
+    x[i + 1] -= s;
+    for (size_t k = i + 2; k < m; k++)
+        x[k] -= s * v[k];
+}
+
+/* The same on four rows at once: four independent sums per pass. */
+static void reflect4(const double *v, double tau, size_t i, size_t m,
+                     double *x0, double *x1, double *x2, double *x3)
+{
+    double s0 = x0[i + 1], s1 = x1[i + 1], s2 = x2[i + 1], s3 = x3[i + 1];
+    for (size_t k = i + 2; k < m; k++) {
+        s0 += v[k] * x0[k];
+        s1 += v[k] * x1[k];
+        s2 += v[k] * x2[k];
+        s3 += v[k] * x3[k];
+    }
+    s0 *= tau;
+    s1 *= tau;
+    s2 *= tau;
+    s3 *= tau;
+    x0[i + 1] -= s0;
+    x1[i + 1] -= s1;
+    x2[i + 1] -= s2;
+    x3[i + 1] -= s3;
+    for (size_t k = i + 2; k < m; k++) {
+        x0[k] -= s0 * v[k];
+        x1[k] -= s1 * v[k];
+        x2[k] -= s2 * v[k];
+        x3[k] -= s3 * v[k];
+    }
+}
+
+static void reflect_rows(const double *refl, const double *tau, size_t i,
+                         size_t m, double *V, size_t rows, size_t ld)
+{
+    if (tau[i] == 0.0)
+        return;
+    const double *v = refl + i * m;
+    size_t j = 0;
+    for (; j + 4 <= rows; j += 4)
+        reflect4(v, tau[i], i, m, V + j * ld, V + (j + 1) * ld,
+                 V + (j + 2) * ld, V + (j + 3) * ld);
+    for (; j < rows; j++)
+        reflect(v, tau[i], i, m, V + j * ld);
+}
+
+void Sur_tridiag_apply_qt(const double *refl, const double *tau, size_t m,
+                     double *V, size_t rows, size_t ld)
+{
+    for (size_t i = 0; i + 2 < m; i++)
+        reflect_rows(refl, tau, i, m, V, rows, ld);
+}
+
+void Sur_tridiag_apply_q(const double *refl, const double *tau, size_t m,
+                    double *V, size_t rows, size_t ld)
+{
+    for (size_t i = m < 2 ? 0 : m - 2; i-- > 0;)
+        reflect_rows(refl, tau, i, m, V, rows, ld);
+}
+
+/* After Sur_tridiag_reduce(A, m, tau, ..): T into td (m) and ts (m - 1);
+ * Householder vector i from column i below the subdiagonal to row i right
+ * of the superdiagonal, which the reduction leaves alone, so that each is
+ * contiguous for Sur_tridiag_apply_qt and _q; then c = Q^T c (m). */
+void Sur_tridiag_split(double *A, size_t m, const double *tau, double *td,
+                       double *ts, double *c)
+{
+    for (size_t i = 0; i < m; i++) {
+        td[i] = A[i * m + i];
+        if (i + 1 < m)
+            ts[i] = A[(i + 1) * m + i];
+        double *v = A + i * m;
+        for (size_t k = i + 2; k < m; k++)
+            v[k] = A[k * m + i];
+    }
+    Sur_tridiag_apply_qt(A, tau, m, c, 1, m);
 }
